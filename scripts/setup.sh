@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# One-shot, idempotent set-up of a fresh Debian machine for pgfleet.postgres:
+#   - Debian packages: PostgreSQL 15 (+contrib, partman), etcd-server
+#   - .venv with the pinned Python tooling (requirements-dev.txt)
+#   - a Patroni venv readable by the `postgres` OS user (Postgres refuses to run as root)
+#   - kubernetes.core and community.postgresql, taken offline from the `ansible` wheel on PyPI
+# Everything it installs is derived from files in this repository; nothing is assumed pre-installed.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$here"
+log() { printf '[setup] %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+PGFLEET_HOME="${PGFLEET_HOME:-/var/lib/pgfleet}"
+ANSIBLE_WHEEL_VERSION="12.3.0"
+PATRONI_PKGS="patroni[etcd3]==4.1.5 psycopg[binary]==3.3.9"
+
+# --- Debian packages -------------------------------------------------------------------------
+need_apt=()
+for pkg in postgresql-15 postgresql-contrib postgresql-15-partman etcd-server python3-venv; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  log "apt-get install ${need_apt[*]}"
+  as_root apt-get update -qq
+  # A system etcd (systemd) must not grab 2379/2380; our clusters use their own ports anyway.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+id postgres >/dev/null 2>&1 || { log "the postgres OS user is missing after installing postgresql-15"; exit 1; }
+
+# --- controller venv -------------------------------------------------------------------------
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  python3 -m venv .venv
+fi
+stamp=".venv/.requirements.sha"
+want="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "pip install -r requirements-dev.txt"
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+  echo "$want" > "$stamp"
+fi
+
+# --- Patroni venv for the postgres user ------------------------------------------------------
+pvenv="$PGFLEET_HOME/venv"
+pstamp="$pvenv/.pkgs"
+if [ "$(cat "$pstamp" 2>/dev/null)" != "$PATRONI_PKGS" ]; then
+  log "creating the Patroni venv in $pvenv (from /usr/bin/python3, readable by postgres)"
+  as_root mkdir -p "$PGFLEET_HOME"
+  as_root /usr/bin/python3 -m venv "$pvenv"
+  # shellcheck disable=SC2086
+  as_root "$pvenv/bin/pip" install -q --disable-pip-version-check $PATRONI_PKGS
+  echo "$PATRONI_PKGS" | as_root tee "$pstamp" >/dev/null
+  as_root chmod -R a+rX "$pvenv"
+fi
+
+# --- collections (offline, from the ansible wheel) -------------------------------------------
+coll=".collections/ansible_collections"
+mkdir -p "$coll/pgfleet"
+# The repository root is the collection pgfleet.postgres: expose it under the collections path.
+[ -L "$coll/pgfleet/postgres" ] || ln -sfn ../../.. "$coll/pgfleet/postgres"
+if [ ! -f "$coll/kubernetes/core/MANIFEST.json" ] || [ ! -f "$coll/community/postgresql/MANIFEST.json" ]; then
+  cache="${XDG_CACHE_HOME:-$HOME/.cache}/pgfleet"
+  mkdir -p "$cache"
+  wheel="$(ls "$cache"/ansible-"$ANSIBLE_WHEEL_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
+  if [ -z "$wheel" ]; then
+    log "downloading the ansible $ANSIBLE_WHEEL_VERSION wheel (for kubernetes.core and community.postgresql)"
+    .venv/bin/pip download -q --disable-pip-version-check --no-deps -d "$cache" "ansible==$ANSIBLE_WHEEL_VERSION"
+    wheel="$(ls "$cache"/ansible-"$ANSIBLE_WHEEL_VERSION"-*.whl | head -n1)"
+  fi
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+  .venv/bin/python - "$wheel" "$work" <<'PY'
+import sys, zipfile
+wheel, dest = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith(("ansible_collections/kubernetes/core/", "ansible_collections/community/postgresql/")):
+            z.extract(name, dest)
+PY
+  for c in kubernetes/core community/postgresql; do
+    src="$work/ansible_collections/$c"
+    # FILES.json lists files the wheel does not ship: rebuild the artifact before installing.
+    rm -f "$src/FILES.json"
+    .venv/bin/ansible-galaxy collection build --force --output-path "$work/dist" "$src" >/dev/null
+  done
+  .venv/bin/ansible-galaxy collection install --offline --force -p .collections "$work"/dist/*.tar.gz >/dev/null
+  log "installed kubernetes.core and community.postgresql into .collections"
+fi
+log "ready"
