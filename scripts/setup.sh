@@ -37,7 +37,7 @@ stamp=".venv/.requirements.sha"
 want="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "pip install -r requirements-dev.txt"
-  .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
   echo "$want" > "$stamp"
 fi
 
@@ -80,8 +80,23 @@ with zipfile.ZipFile(wheel) as z:
 PY
   for c in kubernetes/core community/postgresql; do
     src="$work/ansible_collections/$c"
-    # FILES.json lists files the wheel does not ship: rebuild the artifact before installing.
-    rm -f "$src/FILES.json"
+    # FILES.json lists files the wheel does not ship, and there is no galaxy.yml: write one from
+    # MANIFEST.json and rebuild the artifact before installing it offline.
+    .venv/bin/python - "$src" <<'PY'
+import json, os, sys, yaml
+src = sys.argv[1]
+info = json.load(open(os.path.join(src, "MANIFEST.json")))["collection_info"]
+keep = ("namespace", "name", "version", "readme", "authors", "description", "license",
+        "tags", "dependencies", "repository", "documentation", "homepage", "issues")
+galaxy = {k: info[k] for k in keep if info.get(k) not in (None, "", [])}
+galaxy.setdefault("readme", "README.md")
+if not os.path.exists(os.path.join(src, galaxy["readme"])):
+    open(os.path.join(src, galaxy["readme"]), "w").write("# %s.%s\n" % (info["namespace"], info["name"]))
+with open(os.path.join(src, "galaxy.yml"), "w") as fh:
+    yaml.safe_dump(galaxy, fh)
+for name in ("MANIFEST.json", "FILES.json"):
+    os.remove(os.path.join(src, name))
+PY
     .venv/bin/ansible-galaxy collection build --force --output-path "$work/dist" "$src" >/dev/null
   done
   .venv/bin/ansible-galaxy collection install --offline --force -p .collections "$work"/dist/*.tar.gz >/dev/null
