@@ -17,7 +17,7 @@ PATRONI_PKGS="patroni[etcd3]==4.1.5 psycopg[binary]==3.3.9"
 
 # --- Debian packages -------------------------------------------------------------------------
 need_apt=()
-for pkg in postgresql-15 postgresql-contrib postgresql-15-partman etcd-server python3-venv; do
+for pkg in postgresql-15 postgresql-contrib postgresql-15-partman etcd-server python3-venv shellcheck locales; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ "${#need_apt[@]}" -gt 0 ]; then
