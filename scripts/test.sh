@@ -10,7 +10,7 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 export PATH="$here/.venv/bin:$PATH"
 export ANSIBLE_CONFIG="$here/ansible.cfg"
-export PYTHONDONTWRITEBYTECODE=1
+export PYTHONDONTWRITEBYTECODE=1 NO_COLOR=1 ANSIBLE_NOCOLOR=1 PY_COLORS=0
 only="${1:-all}"
 passed=0; failed=0; failed_names=()
 stage() {  # stage NAME CMD...
