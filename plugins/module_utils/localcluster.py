@@ -1,0 +1,1126 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgfleet maintainers
+# Apache License 2.0 (see LICENSE)
+"""A real Patroni cluster on this machine: one etcd plus N Patroni members on loopback ports.
+
+The local target of pgfleet.postgres. It is configured from the *same* model and the same
+``SPILO_CONFIGURATION`` rendering as the Kubernetes path, so a manifest means the same thing in
+both places. Two halves:
+
+* pure functions (no processes, no files): ``render_cluster`` turns a model, its Spilo
+  configuration, a port/path layout, credentials and a few host facts (installed locales, known
+  GUCs, available libraries) into one ``patroni.yml`` dict per member plus the etcd command line;
+  ``member_row``/``health``/``format_table`` turn Patroni answers into a member table.
+* ``LocalCluster``: state dir, ports, processes. ``plan_present`` computes the actions,
+  ``apply`` runs them, ``status`` reads every member's own ``GET /patroni``, ``absent`` stops what
+  was started (by PID, including the postmasters Patroni detaches) and removes the data.
+
+Everything runs as the ``postgres`` OS user (PostgreSQL refuses root). The state dir
+(default ``/var/lib/pgfleet/clusters/<name>``) holds ``state.json`` (mode 0600: ports, PIDs and
+credentials), ``etcd/``, ``run/`` (unix sockets) and one directory per member with its
+``patroni.yml``, ``patroni.log`` and ``data/``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import copy
+import json
+import os
+import pwd
+import secrets as _random
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import time
+
+try:  # Python 3 only at run time; the module is never run on Python 2.
+    from urllib.error import HTTPError, URLError
+    from urllib.request import Request, urlopen
+except ImportError:  # pragma: no cover
+    HTTPError = URLError = Exception
+    Request = urlopen = None
+
+from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
+    ManifestError,
+    PgfleetError,
+)
+
+DEFAULT_STATE_ROOT = "/var/lib/pgfleet/clusters"
+DEFAULT_PATRONI = "/var/lib/pgfleet/venv/bin/patroni"
+DEFAULT_PG_BIN_DIR = "/usr/lib/postgresql/15/bin"
+DEFAULT_ETCD = "/usr/bin/etcd"
+DEFAULT_OS_USER = "postgres"
+LOCAL_PG_VERSION = "15"
+REST_USERNAME = "patroni"
+STATE_FORMAT = 1
+LOOPBACK = "127.0.0.1"
+# Parameters only a Spilo image understands; plain PostgreSQL lacks the modules behind them.
+SPILO_ONLY_PREFIXES = ("bg_mon.", "extwlist.")
+# The local target owns these: ports and sockets are per member, set by Patroni or by us.
+FORCED_PARAMETERS = ("listen_addresses", "port", "unix_socket_directories", "data_directory",
+                     "hba_file", "ident_file", "config_file")
+# A unix socket path is limited to 107 bytes; ".s.PGSQL.65535" and a slash take 15.
+MAX_SOCKET_DIR = 90
+
+
+class LocalClusterError(PgfleetError):
+    """The local cluster could not be brought up, inspected or torn down (context: cluster, member)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Model and SPILO_CONFIGURATION: the real functions, with a clearly marked temporary adapter
+# ---------------------------------------------------------------------------------------------
+# TEMPORARY ADAPTER (remove once manifest.py, spilo.py, opconfig.py and secrets.py are committed):
+# while a sibling module is missing or half-written, the local target falls back to the small
+# stand-ins below, which read the manifest directly.
+try:
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.manifest import build_model as _build_model
+except Exception:  # TEMPORARY ADAPTER  # noqa: BLE001
+    _build_model = None
+try:
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.spilo import (
+        spilo_configuration as _spilo_configuration,
+    )
+except Exception:  # TEMPORARY ADAPTER  # noqa: BLE001
+    _spilo_configuration = None
+try:
+    from ansible_collections.pgfleet.postgres.plugins.module_utils import opconfig as _opconfig
+except Exception:  # TEMPORARY ADAPTER  # noqa: BLE001
+    _opconfig = None
+try:
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.secrets import generate_password
+except Exception:  # TEMPORARY ADAPTER  # noqa: BLE001
+    generate_password = None
+
+
+def _temporary_password(length=64):
+    """TEMPORARY ADAPTER: stands in for secrets.py's generator until it lands."""
+    if generate_password is not None:
+        return generate_password()
+    alphabet = string.ascii_letters + string.digits
+    return "".join(_random.choice(alphabet) for _ in range(length))
+
+
+_LOCAL_PARAMETERS = frozenset((
+    "archive_command", "shared_buffers", "logging_collector", "log_destination", "log_directory",
+    "log_filename", "log_file_mode", "log_rotation_age", "log_truncate_on_rotation", "ssl",
+    "ssl_ca_file", "ssl_crl_file", "ssl_cert_file", "ssl_key_file", "shared_preload_libraries",
+    "bg_mon.listen_address", "bg_mon.history_buckets", "pg_stat_statements.track_utility",
+    "extwlist.extensions", "extwlist.custom_path"))
+_BARE_INITDB = frozenset(("data-checksums", "debug", "no-locale", "noclean", "nosync", "sync-only"))
+
+
+def _temporary_build_model(cr, config, existing_secrets=None):
+    """TEMPORARY ADAPTER for manifest.build_model: only the keys the local target reads."""
+    existing_secrets = existing_secrets or {}
+    meta = cr.get("metadata") or {}
+    spec = copy.deepcopy(cr.get("spec") or {})
+    name = meta.get("name")
+    if not name:
+        raise ManifestError("metadata.name", "is missing", "give the cluster a name")
+    spec.setdefault("postgresql", {})
+    spec["postgresql"].setdefault("parameters", {})
+    spec["postgresql"]["parameters"] = dict(
+        (k, str(v).lower() if isinstance(v, bool) else str(v))
+        for k, v in (spec["postgresql"]["parameters"] or {}).items())
+    spec["patroni"] = spec.get("patroni") or {}
+    config = dict(config or {})
+    config.setdefault("super_username", "postgres")
+    config.setdefault("replication_username", "standby")
+    config.setdefault("enable_patroni_failsafe_mode", False)
+    model_secrets = []
+    for role in (config["super_username"], config["replication_username"]):
+        sname = "%s.%s.credentials.postgresql.acid.zalan.do" % (role, name)
+        old = existing_secrets.get(sname) or {}
+        model_secrets.append({"name": sname, "namespace": meta.get("namespace") or "default",
+                              "username": old.get("username", role),
+                              "password": old.get("password") or _temporary_password(),
+                              "role": role, "labels": {}, "annotations": {}})
+    return {"name": name, "namespace": meta.get("namespace") or "default", "config": config,
+            "spec": spec, "instances": int(spec.get("numberOfInstances", 1)),
+            "pg_version": str(spec["postgresql"].get("version") or "17"),
+            "secrets": model_secrets, "warnings": []}
+
+
+def _temporary_spilo_configuration(model):
+    """TEMPORARY ADAPTER for spilo.spilo_configuration (SPEC 2.5 layout)."""
+    spec = model["spec"]
+    patroni = spec.get("patroni") or {}
+    params = spec["postgresql"].get("parameters") or {}
+    local = dict((k, v) for k, v in params.items() if k in _LOCAL_PARAMETERS)
+    dynamic = dict((k, v) for k, v in params.items() if k not in _LOCAL_PARAMETERS)
+    initdb = [{"auth-host": "scram-sha-256"}, {"auth-local": "trust"}]
+    for key in sorted(patroni.get("initdb") or {}):
+        value = str(patroni["initdb"][key])
+        done = False
+        for entry in initdb:
+            if isinstance(entry, dict) and key in entry:
+                entry[key] = value
+                done = True
+        if done:
+            continue
+        if value == "true" and key in _BARE_INITDB:
+            initdb.append(key)
+        else:
+            initdb.append({key: value})
+    dcs = {}
+    for key in ("ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover", "synchronous_mode",
+                "synchronous_mode_strict", "synchronous_node_count"):
+        if patroni.get(key):
+            dcs[key] = patroni[key]
+    if dynamic:
+        dcs["postgresql"] = {"parameters": dynamic}
+    if patroni.get("slots"):
+        dcs["slots"] = patroni["slots"]
+    failsafe = patroni.get("failsafe_mode")
+    if failsafe is None:
+        failsafe = model["config"].get("enable_patroni_failsafe_mode")
+    if failsafe:
+        dcs["failsafe_mode"] = True
+    conf = {"postgresql": {}, "bootstrap": {"initdb": initdb, "dcs": dcs}}
+    if local:
+        conf["postgresql"]["parameters"] = local
+    if patroni.get("pg_hba"):
+        conf["postgresql"]["pg_hba"] = list(patroni["pg_hba"])
+    return conf
+
+
+def using_temporary_adapter():
+    """True while manifest.py / spilo.py are missing and the adapter above is used."""
+    return _build_model is None or _spilo_configuration is None
+
+
+def model_from_manifest(cr, operator_config=None, existing_secrets=None):
+    """Build the model and its SPILO_CONFIGURATION (as a dict) from a ``postgresql`` object."""
+    if not isinstance(cr, dict) or not isinstance(cr.get("spec"), dict):
+        raise ManifestError("manifest", "is not a postgresql object with a spec",
+                            "pass a postgresql (acid.zalan.do/v1) manifest")
+    if _opconfig is not None:
+        config = _opconfig.load(operator_config)
+    else:
+        config = dict((operator_config or {}).get("data", operator_config or {}))
+    if _build_model is not None:
+        model = _build_model(cr, config, existing_secrets=existing_secrets)
+    else:
+        model = _temporary_build_model(cr, config, existing_secrets)
+    if _spilo_configuration is not None:
+        conf = _spilo_configuration(model)
+    else:
+        conf = _temporary_spilo_configuration(model)
+    if isinstance(conf, str):
+        conf = json.loads(conf)
+    return model, conf
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure rendering
+# ---------------------------------------------------------------------------------------------
+def _locale_key(name):
+    """``en_US.UTF-8`` and ``en_US.utf8`` are the same locale to ``locale -a``."""
+    name = (name or "").strip()
+    if "." not in name:
+        return name.lower()
+    base, _, codeset = name.partition(".")
+    return base.lower() + "." + codeset.lower().replace("-", "")
+
+
+def initdb_options(initdb, installed_locales):
+    """Copy Spilo's initdb list, replacing locales this machine lacks by C.UTF-8 (with a warning).
+
+    ``installed_locales`` is the output of ``locale -a`` as a list; ``None`` skips the check.
+    """
+    warnings = []
+    installed = None if installed_locales is None else set(_locale_key(x) for x in installed_locales)
+    out = []
+    for entry in initdb or []:
+        if isinstance(entry, dict):
+            entry = dict(entry)
+            for key in list(entry):
+                if key == "locale" or key.startswith("lc-"):
+                    value = str(entry[key])
+                    if installed is not None and _locale_key(value) not in installed \
+                            and value.upper() not in ("C", "POSIX"):
+                        warnings.append(
+                            "spec.patroni.initdb.%s: locale %s is not installed on this machine; the "
+                            "local cluster uses C.UTF-8 (install it, e.g. with locale-gen, to match "
+                            "Kubernetes)" % (key, value))
+                        entry[key] = "C.UTF-8"
+        out.append(entry)
+    return out, warnings
+
+
+def filter_parameters(params, where, known_gucs=None, available_libraries=None):
+    """Drop what plain PostgreSQL 15 on this machine cannot start with; return (kept, warnings).
+
+    Dropped with a warning: Spilo-only ``bg_mon.*``/``extwlist.*``, names the local target owns
+    (ports, sockets, files), names ``postgres --describe-config`` does not know (when
+    ``known_gucs`` is given; dotted custom names are kept), and ``shared_preload_libraries``
+    entries whose library is missing (when ``available_libraries`` is given).
+    """
+    kept, warnings = {}, []
+    for name in sorted(params or {}):
+        value = params[name]
+        field = "%s.%s" % (where, name)
+        if name.startswith(SPILO_ONLY_PREFIXES):
+            warnings.append("%s: Spilo-only parameter, dropped on the local target" % field)
+            continue
+        if name in FORCED_PARAMETERS:
+            warnings.append("%s: set by the local target itself, manifest value ignored" % field)
+            continue
+        if known_gucs is not None and "." not in name and name not in known_gucs:
+            warnings.append("%s: PostgreSQL %s here does not know this parameter, dropped on the local "
+                            "target" % (field, LOCAL_PG_VERSION))
+            continue
+        if name == "shared_preload_libraries" and available_libraries is not None:
+            libs = [x.strip().strip('"') for x in str(value).split(",") if x.strip()]
+            missing = [x for x in libs if x not in available_libraries]
+            if missing:
+                warnings.append("%s: librar%s %s not installed here, dropped on the local target"
+                                % (field, "y" if len(missing) == 1 else "ies", ", ".join(missing)))
+            libs = [x for x in libs if x not in missing]
+            if not libs:
+                continue
+            value = ",".join(libs)
+        kept[name] = value
+    return kept, warnings
+
+
+def pg_hba_lines(manifest_lines, superuser, replication_user):
+    """pg_hba for a member: the lines Patroni needs first, then the manifest's (or local defaults).
+
+    Patroni rewrites pg_hba.conf from its config, so replication (``replication_user``) and
+    pg_rewind (``superuser``) over loopback must be listed explicitly, ahead of any manifest line
+    that could reject them (``hostnossl all all all reject``).
+    """
+    warnings = []
+    lines = [
+        "local all all trust",
+        "local replication all trust",
+        "host replication %s 127.0.0.1/32 scram-sha-256" % replication_user,
+        "host all %s 127.0.0.1/32 scram-sha-256" % superuser,
+    ]
+    if manifest_lines:
+        for line in manifest_lines:
+            if str(line).split()[:1] == ["hostssl"]:
+                warnings.append("spec.patroni.pg_hba: %r cannot match on the local target (no TLS "
+                                "there)" % line)
+            lines.append(str(line))
+    else:
+        lines += ["host all all 127.0.0.1/32 scram-sha-256", "host all all ::1/128 scram-sha-256"]
+    return lines, warnings
+
+
+def credentials_from_model(model, previous=None):
+    """Superuser, replication and REST credentials, keeping ``previous`` ones (a rerun)."""
+    previous = previous or {}
+    config = model.get("config") or {}
+    superuser = config.get("super_username") or "postgres"
+    repl = config.get("replication_username") or "standby"
+    by_role = dict((s.get("role") or s.get("username"), s) for s in model.get("secrets") or [])
+    creds = {}
+    for key, role in (("superuser", superuser), ("replication", repl)):
+        secret = by_role.get(role)
+        if not secret or not secret.get("password"):
+            raise LocalClusterError("the model has no credential secret for the %s role %r; the local "
+                                    "target needs its password" % (key, role), cluster=model.get("name"))
+        creds[key] = {"username": secret["username"], "password": secret["password"]}
+    rest = previous.get("restapi") or {"username": REST_USERNAME, "password": _temporary_password()}
+    creds["restapi"] = dict(rest)
+    creds["secrets"] = dict((s["name"], {"username": s["username"], "password": s["password"]})
+                            for s in model.get("secrets") or [] if s.get("password"))
+    return creds
+
+
+def member_names(cluster, count):
+    return ["%s-%d" % (cluster, i) for i in range(count)]
+
+
+def render_cluster(model, spilo_conf, layout, credentials, facts=None):
+    """Render every member's patroni.yml (as dicts) and the etcd command line. Pure.
+
+    ``layout``: ``{"state_dir", "socket_dir", "etcd": {"client_port", "peer_port"},
+    "members": {name: {"pg_port", "api_port"}}}``.
+    ``facts`` (all optional): ``locales`` (``locale -a``), ``gucs`` (known parameter names),
+    ``libraries`` (library names in pkglibdir), ``pg_bin_dir``, ``etcd_bin``.
+    Returns ``{"members": {name: config}, "etcd": argv, "warnings": [...]}``.
+    """
+    facts = facts or {}
+    warnings = []
+    name = model["name"]
+    spilo_pg = spilo_conf.get("postgresql") or {}
+    bootstrap = spilo_conf.get("bootstrap") or {}
+    pg_version = str(model.get("pg_version") or "")
+    if pg_version and pg_version != LOCAL_PG_VERSION:
+        warnings.append("spec.postgresql.version: %s requested; the local target runs PostgreSQL %s"
+                        % (pg_version, LOCAL_PG_VERSION))
+
+    local_params, w = filter_parameters(spilo_pg.get("parameters"), "spec.postgresql.parameters",
+                                        facts.get("gucs"), facts.get("libraries"))
+    warnings += w
+    local_params["unix_socket_directories"] = layout["socket_dir"]
+
+    dcs = copy.deepcopy(bootstrap.get("dcs") or {})
+    dcs_pg = dcs.setdefault("postgresql", {})
+    dyn, w = filter_parameters(dcs_pg.get("parameters"), "spec.postgresql.parameters",
+                               facts.get("gucs"), facts.get("libraries"))
+    warnings += w
+    dcs_pg["parameters"] = dyn
+    dcs_pg.setdefault("use_pg_rewind", True)
+    dcs_pg.setdefault("use_slots", True)
+    dyn.setdefault("wal_log_hints", "on")
+
+    initdb, w = initdb_options(bootstrap.get("initdb"), facts.get("locales"))
+    warnings += w
+
+    superuser = credentials["superuser"]["username"]
+    repl_user = credentials["replication"]["username"]
+    hba, w = pg_hba_lines(spilo_pg.get("pg_hba"), superuser, repl_user)
+    warnings += w
+
+    etcd_url = "%s:%d" % (LOOPBACK, layout["etcd"]["client_port"])
+    members = {}
+    for member, ports in sorted(layout["members"].items()):
+        mdir = os.path.join(layout["state_dir"], member)
+        members[member] = {
+            "scope": name,
+            "namespace": "/pgfleet/",
+            "name": member,
+            "log": {"level": "INFO"},
+            "restapi": {
+                "listen": "%s:%d" % (LOOPBACK, ports["api_port"]),
+                "connect_address": "%s:%d" % (LOOPBACK, ports["api_port"]),
+                "authentication": dict(credentials["restapi"]),
+            },
+            "ctl": {"authentication": dict(credentials["restapi"])},
+            "etcd3": {"hosts": [etcd_url]},
+            "bootstrap": {"dcs": copy.deepcopy(dcs), "initdb": copy.deepcopy(initdb)},
+            "postgresql": {
+                "listen": "%s:%d" % (LOOPBACK, ports["pg_port"]),
+                "connect_address": "%s:%d" % (LOOPBACK, ports["pg_port"]),
+                "data_dir": os.path.join(mdir, "data"),
+                "bin_dir": facts.get("pg_bin_dir") or DEFAULT_PG_BIN_DIR,
+                "pgpass": os.path.join(mdir, "pgpass"),
+                "authentication": {
+                    "superuser": dict(credentials["superuser"]),
+                    "replication": dict(credentials["replication"]),
+                    "rewind": dict(credentials["superuser"]),
+                },
+                "parameters": dict(local_params),
+                "pg_hba": list(hba),
+            },
+            "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False},
+        }
+    peer = "http://%s:%d" % (LOOPBACK, layout["etcd"]["peer_port"])
+    client = "http://%s:%d" % (LOOPBACK, layout["etcd"]["client_port"])
+    etcd_name = "etcd-%s" % name
+    etcd = [facts.get("etcd_bin") or DEFAULT_ETCD,
+            "--name", etcd_name,
+            "--data-dir", os.path.join(layout["state_dir"], "etcd"),
+            "--listen-client-urls", client, "--advertise-client-urls", client,
+            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", "%s=%s" % (etcd_name, peer),
+            "--initial-cluster-state", "new", "--initial-cluster-token", etcd_name,
+            "--enable-v2=false", "--log-outputs", "stderr", "--logger", "zap"]
+    # Both the parameters the manifest wanted and what we made of them, once each.
+    seen, unique = set(), []
+    for w in warnings:
+        if w not in seen:
+            seen.add(w)
+            unique.append(w)
+    return {"members": members, "etcd": etcd, "warnings": unique}
+
+
+def multi_host_dsn(ports, user, dbname="postgres", extra=None):
+    """A libpq keyword/value string over every member, ``target_session_attrs=read-write``.
+
+    Never contains a password (pass it separately or through PGPASSWORD).
+    """
+    parts = ["host=%s" % ",".join(LOOPBACK for _ in ports),
+             "port=%s" % ",".join(str(p) for p in ports),
+             "user=%s" % user, "dbname=%s" % dbname,
+             "target_session_attrs=read-write", "connect_timeout=3"]
+    for key, value in sorted((extra or {}).items()):
+        parts.append("%s=%s" % (key, value))
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure: member table from Patroni answers
+# ---------------------------------------------------------------------------------------------
+def _is_leader(answer):
+    return (answer or {}).get("role") in ("primary", "master", "standby_leader")
+
+
+def _is_streaming(answer):
+    answer = answer or {}
+    return answer.get("role") == "replica" and answer.get("state") in ("running", "streaming") and (
+        answer.get("state") == "streaming" or answer.get("replication_state") == "streaming")
+
+
+def member_row(member, answer, leader_location=None):
+    """One row of the member table from that member's own ``GET /patroni`` (None: unreachable)."""
+    if answer is None:
+        return {"member": member, "role": "unknown", "state": "unreachable", "lag": None,
+                "timeline": None, "pending_restart": None, "pending_restart_reason": None}
+    xlog = answer.get("xlog") or {}
+    role = answer.get("role")
+    lag = None
+    if _is_leader(answer):
+        role = "leader" if role != "standby_leader" else role
+        lag = 0
+    elif leader_location is not None:
+        pos = max(xlog.get("received_location") or 0, xlog.get("replayed_location") or 0)
+        lag = max(0, leader_location - pos)
+    if role == "replica" and answer.get("sync_standby"):
+        role = "sync_standby"
+    state = answer.get("state")
+    if state == "running" and answer.get("replication_state"):
+        state = answer["replication_state"]
+    return {"member": member, "role": role, "state": state, "lag": lag,
+            "timeline": answer.get("timeline"),
+            "pending_restart": bool(answer.get("pending_restart")),
+            "pending_restart_reason": answer.get("pending_restart_reason")}
+
+
+def member_rows(answers):
+    """Rows for ``{member: answer-or-None}``, lag measured against the leader's WAL position."""
+    leader_location = None
+    for answer in answers.values():
+        if _is_leader(answer):
+            leader_location = (answer.get("xlog") or {}).get("location")
+    return [member_row(m, answers[m], leader_location) for m in sorted(answers)]
+
+
+def health(answers, expected):
+    """``(healthy, leader, problems)``: healthy is 1 leader + ``expected``-1 streaming replicas."""
+    leaders = [m for m, a in answers.items() if _is_leader(a) and a.get("state") == "running"]
+    problems = []
+    if len(answers) != expected:
+        problems.append("%d members answer, %d expected" % (len(answers), expected))
+    if len(leaders) != 1:
+        problems.append("%d leaders running" % len(leaders))
+    for member in sorted(answers):
+        answer = answers[member]
+        if member in leaders:
+            continue
+        if answer is None:
+            problems.append("%s: REST API unreachable" % member)
+        elif not _is_streaming(answer):
+            problems.append("%s: role %s, state %s" % (
+                member, answer.get("role"), answer.get("replication_state") or answer.get("state")))
+    return (not problems, leaders[0] if len(leaders) == 1 else None, problems)
+
+
+def format_table(rows):
+    """The member table as lines of text (for ``debug`` output and logs)."""
+    head = ("Member", "Role", "State", "Lag (bytes)", "TL", "Pending restart")
+    data = [head]
+    for r in rows:
+        pending = "-" if r["pending_restart"] is None else ("yes" if r["pending_restart"] else "no")
+        if r["pending_restart"] and r.get("pending_restart_reason"):
+            pending += " (%s)" % ", ".join(sorted(r["pending_restart_reason"]))
+        data.append((r["member"], r["role"] or "-", r["state"] or "-",
+                     "-" if r["lag"] is None else str(r["lag"]),
+                     "-" if r["timeline"] is None else str(r["timeline"]), pending))
+    widths = [max(len(row[i]) for row in data) for i in range(len(head))]
+    lines = []
+    for row in data:
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Host facts and process helpers
+# ---------------------------------------------------------------------------------------------
+def host_facts(pg_bin_dir=DEFAULT_PG_BIN_DIR, etcd_bin=DEFAULT_ETCD):
+    """What this machine offers: installed locales, parameters PostgreSQL knows, libraries."""
+    facts = {"pg_bin_dir": pg_bin_dir, "etcd_bin": etcd_bin, "locales": None, "gucs": None,
+             "libraries": None}
+    try:
+        out = subprocess.run(["locale", "-a"], capture_output=True, text=True, timeout=10, check=False)
+        if out.returncode == 0:
+            facts["locales"] = [x for x in out.stdout.splitlines() if x.strip()]
+    except OSError:
+        pass
+    postgres = os.path.join(pg_bin_dir, "postgres")
+    try:
+        out = subprocess.run([postgres, "--describe-config"], capture_output=True, text=True,
+                             timeout=30, check=False)
+        if out.returncode == 0:
+            facts["gucs"] = set(line.split("\t", 1)[0] for line in out.stdout.splitlines() if line)
+    except OSError:
+        pass
+    try:
+        out = subprocess.run([os.path.join(pg_bin_dir, "pg_config"), "--pkglibdir"],
+                             capture_output=True, text=True, timeout=10, check=False)
+        libdir = out.stdout.strip() if out.returncode == 0 else ""
+    except OSError:
+        libdir = ""
+    if not libdir:
+        libdir = os.path.join(os.path.dirname(pg_bin_dir.rstrip("/")), "lib")
+    if os.path.isdir(libdir):
+        facts["libraries"] = set(f[:-3] for f in os.listdir(libdir) if f.endswith(".so"))
+    return facts
+
+
+def free_ports(count, taken=()):
+    """``count`` distinct free TCP ports on loopback (bind to port 0), avoiding ``taken``."""
+    ports, socks = [], []
+    try:
+        while len(ports) < count:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((LOOPBACK, 0))
+            socks.append(s)
+            port = s.getsockname()[1]
+            if port not in taken and port not in ports:
+                ports.append(port)
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+def _port_busy(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((LOOPBACK, port))
+        return False
+    except OSError:
+        return True
+    finally:
+        s.close()
+
+
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except (IOError, OSError):
+        return None
+
+
+def pid_alive(pid, marker=None):
+    """True if ``pid`` runs (not a zombie) and, when given, its command line contains ``marker``."""
+    if not pid:
+        return False
+    try:
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own exited child
+    except (ChildProcessError, OSError):
+        pass
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except (IOError, OSError, IndexError):
+        return False
+    if state in ("Z", "X"):
+        return False
+    if marker is not None:
+        cmd = _cmdline(pid)
+        return cmd is not None and marker in cmd
+    return True
+
+
+def stop_pid(pid, marker, timeout=30.0, sig=signal.SIGTERM, kill_sig=signal.SIGKILL, send=True):
+    """Signal ``pid`` (only if it is still the process we started), wait, then kill after timeout.
+
+    ``send=False``: the signal was already sent, only wait (and kill after ``timeout``).
+    Returns ``"not running"``, ``"stopped"`` or ``"killed"``.
+    """
+    if not pid_alive(pid, marker):
+        return "not running"
+    try:
+        if send:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        return "stopped"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid, marker):
+            return "stopped"
+        time.sleep(0.1)
+    try:
+        os.kill(pid, kill_sig)
+    except ProcessLookupError:
+        return "stopped"
+    deadline = time.monotonic() + 10
+    while pid_alive(pid, marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return "killed"
+
+
+def postmaster_pid(data_dir):
+    """PID of the postmaster recorded in ``data_dir/postmaster.pid``, if it still runs there."""
+    try:
+        with open(os.path.join(data_dir, "postmaster.pid")) as fh:
+            pid = int(fh.readline().strip())
+    except (IOError, OSError, ValueError):
+        return None
+    return pid if pid_alive(pid, data_dir) else None
+
+
+def processes_using(path):
+    """PIDs whose command line mentions ``path`` (a check after teardown, never used to kill)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        cmd = _cmdline(int(entry))
+        if cmd and path in cmd and pid_alive(int(entry)):
+            found.append(int(entry))
+    return sorted(found)
+
+
+def http_json(url, method="GET", body=None, auth=None, timeout=2.0):
+    """Minimal JSON over HTTP for the harness; returns ``(status, parsed-or-text)``."""
+    data = None if body is None else json.dumps(body).encode()
+    req = Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if auth:
+        token = base64.b64encode(("%s:%s" % auth).encode()).decode()
+        req.add_header("Authorization", "Basic " + token)
+    try:
+        resp = urlopen(req, timeout=timeout)
+        status, raw = resp.status, resp.read()
+    except HTTPError as err:
+        status, raw = err.code, err.read()
+    text = raw.decode("utf-8", "replace")
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def patroni_state(api_url, timeout=2.0):
+    """A member's own ``GET /patroni`` answer, or None when its REST API does not answer."""
+    try:
+        _, answer = http_json(api_url.rstrip("/") + "/patroni", timeout=timeout)
+    except (URLError, OSError, ValueError):
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+def _tail(path, lines=15):
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 8192))
+            return fh.read().decode("utf-8", "replace").splitlines()[-lines:]
+    except (IOError, OSError):
+        return []
+
+
+def _yaml_dump(data):
+    try:
+        import yaml
+        return yaml.safe_dump(data, default_flow_style=False, sort_keys=True)
+    except ImportError:  # pragma: no cover - JSON is valid YAML
+        return json.dumps(data, indent=2, sort_keys=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The cluster on this machine
+# ---------------------------------------------------------------------------------------------
+class LocalCluster(object):
+    """One local cluster, identified by its state dir. Methods plan, act and read state.
+
+    ``os_user`` is used when running as root; otherwise everything runs as the current user.
+    """
+
+    def __init__(self, name, state_dir=None, state_root=DEFAULT_STATE_ROOT, os_user=DEFAULT_OS_USER,
+                 patroni_bin=DEFAULT_PATRONI, pg_bin_dir=DEFAULT_PG_BIN_DIR, etcd_bin=DEFAULT_ETCD):
+        self.name = name
+        self.state_dir = os.path.abspath(state_dir or os.path.join(state_root, name))
+        self.state_file = os.path.join(self.state_dir, "state.json")
+        self.patroni_bin = patroni_bin
+        self.pg_bin_dir = pg_bin_dir
+        self.etcd_bin = etcd_bin
+        if os.geteuid() == 0:
+            try:
+                self.user = pwd.getpwnam(os_user)
+            except KeyError:
+                raise LocalClusterError("the OS user %r does not exist; install postgresql-15 (it creates "
+                                        "the postgres user) or set os_user" % os_user) from None
+        else:
+            self.user = pwd.getpwuid(os.geteuid())
+        self.warnings = []
+
+    # --- state file ---------------------------------------------------------------------------
+    def load_state(self):
+        try:
+            with open(self.state_file) as fh:
+                state = json.load(fh)
+        except (IOError, OSError):
+            return None
+        except ValueError as err:
+            raise LocalClusterError("%s is not valid JSON (%s); remove the state dir with state=absent "
+                                    "or by hand" % (self.state_file, err), cluster=self.name) from None
+        if state.get("name") != self.name:
+            raise LocalClusterError("%s belongs to cluster %r, not %r; use another state_dir"
+                                    % (self.state_file, state.get("name"), self.name), cluster=self.name)
+        return state
+
+    def save_state(self, state):
+        tmp = self.state_file + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(state, fh, indent=2, sort_keys=True)
+        self._own(tmp)
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, self.state_file)
+
+    def _own(self, path):
+        if os.geteuid() == 0:
+            os.chown(path, self.user.pw_uid, self.user.pw_gid)
+
+    def _mkdir(self, path, mode=0o700):
+        if not os.path.isdir(path):
+            os.makedirs(path, mode)
+        os.chmod(path, mode)
+        self._own(path)
+
+    def _write_private(self, path, text):
+        """Write a file only this user and the service user can read; True if it changed."""
+        try:
+            with open(path) as fh:
+                if fh.read() == text:
+                    return False
+        except (IOError, OSError):
+            pass
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        self._own(path + ".tmp")
+        os.rename(path + ".tmp", path)
+        return True
+
+    def socket_dir(self):
+        path = os.path.join(self.state_dir, "run")
+        if len(path) > MAX_SOCKET_DIR:
+            path = "/tmp/.pgfleet-%s" % base64.b32encode(
+                self.state_dir.encode()).decode().lower().rstrip("=")[-16:]
+        return path
+
+    # --- processes ----------------------------------------------------------------------------
+    def _spawn(self, argv, log_path, cwd):
+        env = {"PATH": "%s:/usr/local/bin:/usr/bin:/bin" % self.pg_bin_dir,
+               "HOME": self.user.pw_dir, "USER": self.user.pw_name, "LOGNAME": self.user.pw_name,
+               "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+        kwargs = {}
+        if os.geteuid() == 0:
+            # Popen switches user in the child before exec: the recorded PID is the service itself.
+            kwargs = {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            self._own(log_path)
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, cwd=cwd,
+                                    env=env, close_fds=True, start_new_session=True, **kwargs)
+        finally:
+            os.close(fd)
+        return proc.pid
+
+    def _wait_etcd(self, port, pid, timeout):
+        deadline = time.monotonic() + timeout
+        url = "http://%s:%d/health" % (LOOPBACK, port)
+        while time.monotonic() < deadline:
+            try:
+                status, answer = http_json(url, timeout=1)
+                if status == 200 and isinstance(answer, dict) and str(answer.get("health")) == "true":
+                    return
+            except (URLError, OSError, ValueError):
+                pass
+            if not pid_alive(pid):
+                break
+            time.sleep(0.1)
+        raise LocalClusterError("etcd on port %d did not become healthy; last log lines: %s" % (
+            port, " | ".join(_tail(os.path.join(self.state_dir, "etcd.log"), 5))), cluster=self.name)
+
+    # --- plan / apply -------------------------------------------------------------------------
+    def layout(self, state, instances):
+        """Ports and paths: kept from ``state`` for existing members, fresh free ports otherwise."""
+        taken = set()
+        etcd = dict((state or {}).get("etcd") or {})
+        members = {}
+        for info in ((state or {}).get("members") or {}).values():
+            taken.update((info["pg_port"], info["api_port"]))
+        if etcd:
+            taken.update((etcd["client_port"], etcd["peer_port"]))
+        else:
+            etcd["client_port"], etcd["peer_port"] = free_ports(2, taken)
+            taken.update((etcd["client_port"], etcd["peer_port"]))
+        old = (state or {}).get("members") or {}
+        for member in member_names(self.name, instances):
+            if member in old:
+                members[member] = {"pg_port": old[member]["pg_port"], "api_port": old[member]["api_port"]}
+            else:
+                pg_port, api_port = free_ports(2, taken)
+                taken.update((pg_port, api_port))
+                members[member] = {"pg_port": pg_port, "api_port": api_port}
+        return {"state_dir": self.state_dir, "socket_dir": self.socket_dir(),
+                "etcd": {"client_port": etcd["client_port"], "peer_port": etcd["peer_port"]},
+                "members": members}
+
+    def plan_present(self, model, spilo_conf, facts=None):
+        """What ``apply`` would do to make the cluster match the model. Changes nothing."""
+        state = self.load_state()
+        facts = facts if facts is not None else host_facts(self.pg_bin_dir, self.etcd_bin)
+        instances = int(model.get("instances") or 0)
+        if instances < 1:
+            raise ManifestError("spec.numberOfInstances", "is %s" % instances,
+                                "the local target needs at least 1 instance")
+        creds = credentials_from_model(model, (state or {}).get("credentials"))
+        layout = self.layout(state, instances)
+        rendered = render_cluster(model, spilo_conf, layout, creds, facts)
+        actions = []
+        etcd_pid = ((state or {}).get("etcd") or {}).get("pid")
+        if not pid_alive(etcd_pid, os.path.join(self.state_dir, "etcd")):
+            actions.append({"action": "start", "target": "etcd"})
+        old = (state or {}).get("members") or {}
+        for member in sorted(rendered["members"]):
+            conf_path = os.path.join(self.state_dir, member, "patroni.yml")
+            text = _yaml_dump(rendered["members"][member])
+            try:
+                with open(conf_path) as fh:
+                    same = fh.read() == text
+            except (IOError, OSError):
+                same = False
+            alive = member in old and pid_alive(old[member].get("pid"), conf_path)
+            if not alive:
+                actions.append({"action": "start", "target": member})
+            elif not same:
+                actions.append({"action": "reload", "target": member})
+        for member in sorted(set(old) - set(rendered["members"])):
+            actions.append({"action": "remove", "target": member})
+        return {"state": state, "credentials": creds, "layout": layout, "rendered": rendered,
+                "actions": actions, "warnings": list(model.get("warnings") or []) + rendered["warnings"],
+                "model": {"name": model["name"], "instances": instances,
+                          "pg_version": str(model.get("pg_version") or "")}}
+
+    def apply(self, plan, timeout=120.0, wait=True):
+        """Carry out ``plan`` (from ``plan_present``) and wait until 1 leader + N-1 streaming."""
+        layout, creds, rendered = plan["layout"], plan["credentials"], plan["rendered"]
+        state = plan["state"] or {"format": STATE_FORMAT, "name": self.name, "state_dir": self.state_dir,
+                                  "etcd": {}, "members": {}}
+        state["credentials"] = creds
+        state["os_user"] = self.user.pw_name
+        state["socket_dir"] = layout["socket_dir"]
+        state["pg_version_requested"] = plan["model"]["pg_version"]
+        state["pg_version"] = LOCAL_PG_VERSION
+        if not os.path.isdir(os.path.dirname(self.state_dir)):
+            os.makedirs(os.path.dirname(self.state_dir), 0o755)
+        self._mkdir(self.state_dir)
+        self._mkdir(layout["socket_dir"])
+        self.save_state(state)
+        todo = dict((a["target"], a["action"]) for a in plan["actions"])
+
+        # etcd first: Patroni waits for its DCS anyway, but a dead etcd is the clearest failure.
+        etcd_dir = os.path.join(self.state_dir, "etcd")
+        if todo.get("etcd") == "start":
+            for port in (layout["etcd"]["client_port"], layout["etcd"]["peer_port"]):
+                if _port_busy(port):
+                    raise LocalClusterError("etcd port %d is taken by another process; remove the cluster "
+                                            "(state=absent) and create it again" % port, cluster=self.name)
+            pid = self._spawn(rendered["etcd"], os.path.join(self.state_dir, "etcd.log"), self.state_dir)
+            state["etcd"] = dict(layout["etcd"], pid=pid, data_dir=etcd_dir,
+                                 log=os.path.join(self.state_dir, "etcd.log"))
+            self.save_state(state)
+            self._wait_etcd(layout["etcd"]["client_port"], pid, min(timeout, 30))
+        else:
+            state["etcd"] = dict(state["etcd"], **layout["etcd"])
+
+        # Scale down: remove surplus members (after moving the leader away from them).
+        removed = [t for t, a in todo.items() if a == "remove"]
+        if removed:
+            self._move_leader_away(state, removed, creds)
+            for member in sorted(removed):
+                self.stop_member(member, state=state)
+                shutil.rmtree(os.path.join(self.state_dir, member), ignore_errors=True)
+                state["members"].pop(member, None)
+                self.save_state(state)
+
+        for member in sorted(rendered["members"]):
+            mdir = os.path.join(self.state_dir, member)
+            self._mkdir(mdir)
+            conf_path = os.path.join(mdir, "patroni.yml")
+            self._write_private(conf_path, _yaml_dump(rendered["members"][member]))
+            info = dict(state["members"].get(member) or {}, **layout["members"][member])
+            info.update({"config": conf_path, "data_dir": os.path.join(mdir, "data"),
+                         "log": os.path.join(mdir, "patroni.log"),
+                         "api_url": "http://%s:%d" % (LOOPBACK, info["api_port"])})
+            state["members"][member] = info
+            action = todo.get(member)
+            if action == "start":
+                self._start_member(member, info)
+            elif action == "reload":
+                os.kill(info["pid"], signal.SIGHUP)
+            self.save_state(state)
+        result = {"changed": bool(plan["actions"]), "actions": plan["actions"]}
+        if wait:
+            result["members"] = self.wait_healthy(timeout, state=state)
+        return result
+
+    def _start_member(self, member, info):
+        data_dir = info["data_dir"]
+        leftover = postmaster_pid(data_dir)
+        if leftover:
+            # Patroni died but its detached postmaster still runs: stop it, Patroni restarts it.
+            stop_pid(leftover, data_dir, timeout=30, sig=signal.SIGINT, kill_sig=signal.SIGQUIT)
+        for port in (info["pg_port"], info["api_port"]):
+            if _port_busy(port):
+                raise LocalClusterError("port %d of member %s is taken by another process; stop it or "
+                                        "remove the cluster (state=absent) and create it again"
+                                        % (port, member), cluster=self.name, member=member)
+        info["pid"] = self._spawn([self.patroni_bin, info["config"]], info["log"],
+                                  os.path.dirname(info["config"]))
+
+    def _move_leader_away(self, state, removed, creds):
+        keep = sorted(set(state["members"]) - set(removed))
+        answers = self.answers(state)
+        leader = next((m for m, a in answers.items() if _is_leader(a)), None)
+        if leader not in removed or not keep:
+            return
+        url = state["members"][leader]["api_url"] + "/switchover"
+        auth = (creds["restapi"]["username"], creds["restapi"]["password"])
+        status, answer = http_json(url, "POST", {"leader": leader, "candidate": keep[0]}, auth, timeout=30)
+        if status != 200:
+            raise LocalClusterError("could not move the leader from %s to %s before scaling down: HTTP %s %s"
+                                    % (leader, keep[0], status, answer), cluster=self.name, member=leader)
+
+    # --- members one by one (used by tests: fault injection) ---------------------------------
+    def start_member(self, member, state=None):
+        """Start one member's Patroni again with its existing config and data."""
+        state = state or self.load_state()
+        info = state["members"][member]
+        if pid_alive(info.get("pid"), info["config"]):
+            return False
+        self._start_member(member, info)
+        self.save_state(state)
+        return True
+
+    def stop_member(self, member, state=None, timeout=30.0, kill=False, postmaster=True, signalled=False):
+        """Stop one member's Patroni by PID (SIGKILL at once with ``kill``), then its postmaster.
+
+        ``postmaster=False`` leaves a detached postmaster running (what a crashed Patroni leaves).
+        """
+        state = state or self.load_state()
+        info = state["members"][member]
+        sig = signal.SIGKILL if kill else signal.SIGTERM
+        outcome = stop_pid(info.get("pid"), info["config"], timeout=timeout, sig=sig, send=not signalled)
+        if postmaster:
+            pm = postmaster_pid(info["data_dir"])
+            if pm:
+                stop_pid(pm, info["data_dir"], timeout=30, sig=signal.SIGINT, kill_sig=signal.SIGQUIT)
+                outcome += " (postmaster %d stopped too)" % pm
+        return outcome
+
+    # --- reading ------------------------------------------------------------------------------
+    def answers(self, state=None, timeout=2.0):
+        state = state or self.load_state() or {}
+        return dict((m, patroni_state(i["api_url"], timeout)) for m, i in (state.get("members") or {}).items())
+
+    def status(self, state=None):
+        state = state or self.load_state()
+        if not state:
+            return {"exists": False, "members": [], "healthy": False, "leader": None, "problems": []}
+        answers = self.answers(state)
+        ok, leader, problems = health(answers, len(state["members"]))
+        rows = member_rows(answers)
+        for row in rows:
+            info = state["members"][row["member"]]
+            row.update({"api_url": info["api_url"], "pg_port": info["pg_port"], "pid": info.get("pid")})
+            if row["state"] == "unreachable" and not pid_alive(info.get("pid"), info["config"]):
+                row["state"] = "stopped"
+        return {"exists": True, "members": rows, "healthy": ok, "leader": leader, "problems": problems}
+
+    def wait_healthy(self, timeout=120.0, state=None, interval=0.25):
+        """Poll each member's own ``GET /patroni`` until 1 leader + N-1 streaming; return the rows."""
+        state = state or self.load_state()
+        deadline = time.monotonic() + timeout
+        while True:
+            answers = self.answers(state, timeout=1.0)
+            ok, leader, problems = health(answers, len(state["members"]))
+            if ok:
+                return member_rows(answers)
+            dead = [m for m, i in state["members"].items() if not pid_alive(i.get("pid"), i["config"])]
+            if time.monotonic() > deadline or dead:
+                logs = dict((m, _tail(i["log"])) for m, i in state["members"].items()
+                            if m in dead or answers.get(m) is None or not _is_leader(answers.get(m)))
+                why = "; ".join(problems)
+                if dead:
+                    why = "Patroni exited for %s; %s" % (", ".join(sorted(dead)), why)
+                raise LocalClusterError(
+                    "cluster %s is not healthy (%s); see the member logs under %s" % (self.name, why, self.state_dir),
+                    cluster=self.name, problems=problems, members=member_rows(answers), logs=logs)
+            time.sleep(interval)
+
+    def summary(self, state=None):
+        """Ports, API URLs, DSN (no password) and the credentials file path: safe to print."""
+        state = state or self.load_state()
+        if not state:
+            return {"state_dir": self.state_dir, "exists": False}
+        members = state["members"]
+        ports = [members[m]["pg_port"] for m in sorted(members)]
+        return {
+            "exists": True,
+            "state_dir": self.state_dir,
+            "state_file": self.state_file,
+            "credentials_file": self.state_file,
+            "api_urls": dict((m, members[m]["api_url"]) for m in sorted(members)),
+            "ports": {"etcd_client": state["etcd"].get("client_port"),
+                      "etcd_peer": state["etcd"].get("peer_port"),
+                      "members": dict((m, {"postgres": members[m]["pg_port"], "api": members[m]["api_port"]})
+                                      for m in sorted(members))},
+            "etcd_url": "http://%s:%s" % (LOOPBACK, state["etcd"].get("client_port")),
+            "dsn": multi_host_dsn(ports, state["credentials"]["superuser"]["username"]),
+            "socket_dir": state.get("socket_dir"),
+            "pids": dict([("etcd", state["etcd"].get("pid"))] + [(m, members[m].get("pid")) for m in sorted(members)]),
+        }
+
+    # --- teardown -----------------------------------------------------------------------------
+    def plan_absent(self):
+        state = self.load_state()
+        if state is None:
+            return {"state": None, "actions": ([{"action": "remove", "target": self.state_dir}]
+                                               if os.path.isdir(self.state_dir) else [])}
+        actions = [{"action": "stop", "target": m} for m in sorted(state.get("members") or {})]
+        actions.append({"action": "stop", "target": "etcd"})
+        actions.append({"action": "remove", "target": self.state_dir})
+        return {"state": state, "actions": actions}
+
+    def absent(self, plan=None, timeout=30.0):
+        """Stop exactly what was started (members, detached postmasters, etcd), then remove the data."""
+        plan = plan or self.plan_absent()
+        state = plan["state"]
+        stopped = {}
+        if state:
+            members = state.get("members") or {}
+            # SIGTERM every Patroni at once: each needs about 4 s to stop cleanly.
+            for info in members.values():
+                if pid_alive(info.get("pid"), info["config"]):
+                    try:
+                        os.kill(info["pid"], signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
+            for member in sorted(members):
+                stopped[member] = self.stop_member(member, state=state, timeout=timeout, signalled=True)
+            etcd = state.get("etcd") or {}
+            stopped["etcd"] = stop_pid(etcd.get("pid"), os.path.join(self.state_dir, "etcd"), timeout=timeout)
+        leftover = processes_using(self.state_dir)
+        if leftover:
+            raise LocalClusterError("processes still use %s after the stop (PIDs %s); the data was kept. Stop "
+                                    "them, then run state=absent again" % (
+                                        self.state_dir, ", ".join(str(p) for p in leftover)),
+                                    cluster=self.name, pids=leftover, stopped=stopped)
+        sock = (state or {}).get("socket_dir")
+        if os.path.isdir(self.state_dir):
+            shutil.rmtree(self.state_dir)
+        if sock and sock.startswith("/tmp/.pgfleet-") and os.path.isdir(sock):
+            shutil.rmtree(sock, ignore_errors=True)
+        return {"changed": bool(plan["actions"]), "actions": plan["actions"], "stopped": stopped}
