@@ -1,0 +1,679 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgfleet maintainers
+# Apache License 2.0 (see LICENSE)
+"""Role sync: desired roles (``model["roles"]``, see docs/dev/CONTRACTS.md) -> plan -> one transaction.
+
+Three steps, each usable alone:
+
+* ``read_snapshot(session)`` reads the live catalog once (``pg_authid`` with the role-level rows
+  of ``pg_db_role_setting``, ``pg_auth_members``, the database list for drops);
+* ``plan_roles(desired, snapshot, ...)`` is pure: it validates every desired role (names, flags,
+  parameters, references) and raises ``ManifestErrors`` before anything runs, then returns a
+  ``RolePlan`` of typed actions, each with its statements;
+* ``apply_plan(plan, params, check_mode)`` runs the plan in ONE transaction on the maintenance
+  database, committed, or rolled back in check mode. The opt-in drop of removed roles is the one
+  exception: ``REASSIGN OWNED``/``DROP OWNED`` must run inside each database, so it takes one
+  transaction per database, and ``DROP ROLE`` a last one.
+
+Semantics (SPEC 4.4 with the corrections of BEYOND #4-6, #10-11):
+
+* missing roles are created with their flags and password; flags converge both ways;
+* passwords are compared by verifier (``scram.verify``): an unchanged password runs nothing;
+* memberships converge exactly between managed roles (roles in ``desired``); memberships of a
+  managed role in an unmanaged role are granted when asked for and never revoked;
+* role-level parameters converge exactly for a role that has desired parameters; a role with
+  none keeps whatever was set by hand;
+* nothing is dropped unless ``drop_removed`` is set, and then only the listed ``removed`` roles.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.pgfleet.postgres.plugins.module_utils import scram
+from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
+    ManifestError,
+    ManifestErrors,
+)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import (
+    MASK,
+    Session,
+    Statement,
+    check_name,
+    ident,
+    idents,
+    keywords,
+    literal,
+    sql,
+    stmt,
+)
+
+# Flag keyword -> (pg_authid column, value of a role created without the keyword).
+ATTRIBUTES = {
+    "SUPERUSER": ("rolsuper", False),
+    "CREATEDB": ("rolcreatedb", False),
+    "CREATEROLE": ("rolcreaterole", False),
+    "INHERIT": ("rolinherit", True),
+    "LOGIN": ("rolcanlogin", False),
+    "REPLICATION": ("rolreplication", False),
+    "BYPASSRLS": ("rolbypassrls", False),
+}
+ATTRIBUTE_ORDER = ["SUPERUSER", "CREATEDB", "CREATEROLE", "INHERIT", "LOGIN", "REPLICATION", "BYPASSRLS"]
+VALID_FLAGS = frozenset(ATTRIBUTES) | frozenset("NO" + a for a in ATTRIBUTES)
+
+# Names the server refuses as role names.
+RESERVED_ROLE_NAMES = frozenset(["public", "none", "current_user", "session_user", "current_role"])
+# GUCs whose value is a list of identifiers: sent as a list, never as one quoted string.
+LIST_GUCS = frozenset(["search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries"])
+PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)*$")
+# Above this many password checks, verify them on a small thread pool (PBKDF2 releases the GIL).
+PARALLEL_VERIFY_FROM = 32
+
+SYNC_LOCAL = Statement(sql.SQL("SET LOCAL synchronous_commit = 'local'")) if sql is not None else None
+
+ROLES_QUERY = """
+SELECT a.rolname, a.rolsuper, a.rolcreatedb, a.rolcreaterole, a.rolinherit, a.rolcanlogin,
+       a.rolreplication, a.rolbypassrls, a.rolpassword, s.setconfig
+  FROM pg_catalog.pg_authid a
+  LEFT JOIN pg_catalog.pg_db_role_setting s ON s.setrole = a.oid AND s.setdatabase = 0
+"""
+MEMBERS_QUERY = """
+SELECT r.rolname, m.rolname, am.admin_option
+  FROM pg_catalog.pg_auth_members am
+  JOIN pg_catalog.pg_authid r ON r.oid = am.roleid
+  JOIN pg_catalog.pg_authid m ON m.oid = am.member
+"""
+DATABASES_QUERY = """
+SELECT datname FROM pg_catalog.pg_database WHERE datallowconn ORDER BY datname
+"""
+
+
+# --- values -------------------------------------------------------------------------------------
+
+
+def split_list_guc(value):
+    """``'"$user", data'`` -> ``["$user", "data"]``: split at commas outside double quotes.
+
+    Quoted elements are unquoted (``""`` -> ``"``); unquoted ones are taken verbatim, so a schema
+    named ``MySchema`` stays ``MySchema`` (it is sent quoted).
+    """
+    items, cur, quoted, seen_quote, i = [], [], False, False, 0
+    value = value or ""
+    while i < len(value):
+        c = value[i]
+        if quoted:
+            if c == '"':
+                if i + 1 < len(value) and value[i + 1] == '"':
+                    cur.append('"')
+                    i += 1
+                else:
+                    quoted = False
+            else:
+                cur.append(c)
+        elif c == '"':
+            quoted = seen_quote = True
+        elif c == ",":
+            items.append(("".join(cur), seen_quote))
+            cur, seen_quote = [], False
+        else:
+            cur.append(c)
+        i += 1
+    items.append(("".join(cur), seen_quote))
+    out = []
+    for text, was_quoted in items:
+        text = text if was_quoted else text.strip()
+        if text or was_quoted:
+            out.append(text)
+    return out
+
+
+def parse_setconfig(setconfig):
+    """``["search_path=\\"$user\\", data", "work_mem=64MB"]`` -> ``{"search_path": ..., "work_mem": ...}``."""
+    result = {}
+    for item in setconfig or []:
+        name, _, value = item.partition("=")
+        result[name.lower()] = value
+    return result
+
+
+def same_parameter(name, current, desired):
+    if current is None:
+        return False
+    if name in LIST_GUCS:
+        return split_list_guc(current) == split_list_guc(desired)
+    return current == desired
+
+
+def _param_ident(name):
+    return sql.Identifier(*name.split("."))
+
+
+def _param_value(name, value):
+    if name in LIST_GUCS:
+        parts = split_list_guc(value)
+        if not parts:
+            return literal("")
+        return idents(parts)
+    return literal(value)
+
+
+# --- desired state ------------------------------------------------------------------------------
+
+
+def attributes_from_flags(flags):
+    """The full attribute map (``{"LOGIN": True, ...}``) a flag list asks for."""
+    attrs = {name: default for name, (_, default) in ATTRIBUTES.items()}
+    for flag in flags:
+        if flag in ATTRIBUTES:
+            attrs[flag] = True
+        elif flag.startswith("NO") and flag[2:] in ATTRIBUTES:
+            attrs[flag[2:]] = False
+    return attrs
+
+
+def flags_of(attrs):
+    """Canonical flag list of an attribute map: the keywords that are on, plus NOINHERIT."""
+    out = [name for name in ATTRIBUTE_ORDER if attrs.get(name) and name != "INHERIT"]
+    if not attrs.get("INHERIT", True):
+        out.append("NOINHERIT")
+    return sorted(out)
+
+
+def _check_role_name(name, field, errors):
+    try:
+        check_name(name, field, "role name")
+    except ManifestError as err:
+        errors.append(err)
+        return False
+    if name.lower() in RESERVED_ROLE_NAMES:
+        errors.append(ManifestError(field, "%r is reserved by PostgreSQL and cannot be a role name" % name,
+                                    "choose another name"))
+        return False
+    if name.startswith("pg_"):
+        errors.append(ManifestError(field, "role names starting with pg_ are reserved by PostgreSQL (%r)" % name,
+                                    "choose a name without the pg_ prefix"))
+        return False
+    return True
+
+
+def normalise_roles(roles):
+    """Validate and normalise the desired roles; raise ``ManifestErrors`` listing every problem.
+
+    Returns ``{name: role}`` in input order, each role with ``attrs`` (full attribute map),
+    ``member_of`` (sorted, unique), ``admin``, ``parameters`` (lower-case names, str values),
+    ``password`` and ``origin``.
+    """
+    errors, out = [], {}
+    for index, raw in enumerate(roles or []):
+        field = "roles[%d]" % index
+        if not isinstance(raw, dict):
+            errors.append(ManifestError(field, "a role must be a mapping, got %r" % (raw,), "see docs/sql-sync.md"))
+            continue
+        name = raw.get("name")
+        if not _check_role_name(name, field + ".name", errors):
+            continue
+        field = "roles[%s]" % name
+        if name in out:
+            errors.append(ManifestError(field, "the role %r is listed twice" % name, "list each role once"))
+            continue
+        flags, bad = [], False
+        for flag in raw.get("flags") or []:
+            if not isinstance(flag, str) or flag.upper() not in VALID_FLAGS:
+                errors.append(ManifestError(
+                    field + ".flags", "unknown flag %r" % (flag,),
+                    "use only %s" % ", ".join(sorted(VALID_FLAGS))))
+                bad = True
+                continue
+            flag = flag.upper()
+            if flag not in flags:
+                flags.append(flag)
+        for flag in flags:
+            if flag in ATTRIBUTES and "NO" + flag in flags:
+                errors.append(ManifestError(field + ".flags", "flags %s and NO%s contradict each other" % (flag, flag),
+                                            "keep only one of them"))
+                bad = True
+        member_of = []
+        for other in raw.get("member_of") or []:
+            if not _check_role_name(other, field + ".member_of", errors):
+                bad = True
+                continue
+            if other == name:
+                errors.append(ManifestError(field + ".member_of", "a role cannot be a member of itself",
+                                            "remove %r from member_of" % name))
+                bad = True
+            elif other not in member_of:
+                member_of.append(other)
+        admin = raw.get("admin")
+        if admin is not None:
+            if not _check_role_name(admin, field + ".admin", errors):
+                bad = True
+            elif admin == name:
+                errors.append(ManifestError(field + ".admin", "a role cannot be its own admin", "remove admin"))
+                bad = True
+        parameters = {}
+        for key, value in (raw.get("parameters") or {}).items():
+            if not isinstance(key, str) or not PARAMETER_NAME.match(key):
+                errors.append(ManifestError(field + ".parameters", "invalid parameter name %r" % (key,),
+                                            "use a PostgreSQL setting name such as search_path"))
+                bad = True
+                continue
+            if value is None:
+                errors.append(ManifestError(field + ".parameters.%s" % key, "the value is empty",
+                                            "give a value or remove the parameter"))
+                bad = True
+                continue
+            if isinstance(value, bool):
+                value = "on" if value else "off"
+            parameters[key.lower()] = str(value)
+        password = raw.get("password")
+        if password is not None and not isinstance(password, str):
+            errors.append(ManifestError(field + ".password", "the password must be a string", "quote it"))
+            bad = True
+        if password == "":
+            password = None
+        if bad:
+            continue
+        out[name] = {
+            "name": name,
+            "origin": raw.get("origin"),
+            "attrs": attributes_from_flags(flags),
+            "member_of": sorted(member_of),
+            "admin": admin,
+            "parameters": parameters,
+            "password": password,
+        }
+    if errors:
+        raise ManifestErrors(errors)
+    return out
+
+
+# --- catalog ------------------------------------------------------------------------------------
+
+
+def read_snapshot(session, with_databases=False):
+    """The live role catalog as plain data (the shape the unit tests fake)."""
+    roles = {}
+    for row in session.fetch(ROLES_QUERY):
+        name = row[0]
+        roles[name] = {
+            "attrs": {
+                "SUPERUSER": row[1], "CREATEDB": row[2], "CREATEROLE": row[3], "INHERIT": row[4],
+                "LOGIN": row[5], "REPLICATION": row[6], "BYPASSRLS": row[7],
+            },
+            "password": row[8],
+            "parameters": parse_setconfig(row[9]),
+        }
+    memberships = {}
+    for role, member, admin in session.fetch(MEMBERS_QUERY):
+        memberships[(role, member)] = memberships.get((role, member), False) or bool(admin)
+    snapshot = {"roles": roles, "memberships": memberships}
+    if with_databases:
+        snapshot["databases"] = [r[0] for r in session.fetch(DATABASES_QUERY)]
+    return snapshot
+
+
+def snapshot_from_lists(roles, memberships=(), databases=()):
+    """Build a snapshot from simple lists (tests, docs): memberships as ``(role, member, admin)``."""
+    out = {}
+    for name, info in roles.items():
+        info = dict(info or {})
+        attrs = attributes_from_flags(info.get("flags") or [])
+        out[name] = {"attrs": attrs, "password": info.get("password"), "parameters": dict(info.get("parameters") or {})}
+    return {
+        "roles": out,
+        "memberships": {(r, m): bool(a) for r, m, a in memberships},
+        "databases": list(databases),
+    }
+
+
+# --- plan ---------------------------------------------------------------------------------------
+
+
+class Action(object):
+    """One typed change: ``kind`` (create_role, alter_role, set_password, set_parameter,
+    reset_parameter, grant_membership, revoke_membership, revoke_admin_option, reassign_owned,
+    drop_role), the role it is about, details, and its statements."""
+
+    __slots__ = ("kind", "role", "detail", "statements", "database")
+
+    def __init__(self, kind, role, statements, database=None, **detail):
+        self.kind = kind
+        self.role = role
+        self.detail = detail
+        self.statements = statements
+        self.database = database
+
+    def to_dict(self):
+        out = {"action": self.kind, "role": self.role}
+        if self.database:
+            out["database"] = self.database
+        out.update(self.detail)
+        return out
+
+
+class RolePlan(object):
+    """The result of ``plan_roles``: ``actions`` for the main transaction, ``drop_actions`` (per
+    database REASSIGN/DROP OWNED, then DROP ROLE), ``diff`` and ``warnings``."""
+
+    def __init__(self):
+        self.actions = []
+        self.drop_actions = []
+        self.warnings = []
+        self.diff = {"before": {}, "after": {}}
+
+    @property
+    def changed(self):
+        return bool(self.actions or self.drop_actions)
+
+    def main_statements(self):
+        if not self.actions:
+            return []
+        return [SYNC_LOCAL] + [s for a in self.actions for s in a.statements]
+
+    def queries(self):
+        out = [s.render() for s in self.main_statements()]
+        out += [s.render() for a in self.drop_actions for s in a.statements]
+        return out
+
+    def action_dicts(self):
+        return [a.to_dict() for a in self.actions + self.drop_actions]
+
+
+def _password_clause(verifier):
+    return sql.SQL("PASSWORD {}").format(literal(verifier)), sql.SQL("PASSWORD " + MASK)
+
+
+def _membership_view(memberships, member):
+    out = []
+    for (role, m), admin in sorted(memberships.items()):
+        if m == member:
+            out.append(role + (" (WITH ADMIN OPTION)" if admin else ""))
+    return out
+
+
+def _role_view(attrs, memberships, name, parameters, password):
+    return {
+        "flags": flags_of(attrs),
+        "member_of": _membership_view(memberships, name),
+        "parameters": dict(sorted(parameters.items())),
+        "password": password,
+    }
+
+
+def _verify_many(checks):
+    """``checks``: list of (password, stored, username) -> list of bool."""
+    def one(item):
+        return scram.verify(*item)
+    if len(checks) < PARALLEL_VERIFY_FROM:
+        return [one(c) for c in checks]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(one, checks))
+
+
+def plan_roles(desired, snapshot, login_user="postgres", password_encryption=scram.SCRAM,
+               drop_removed=False, removed=(), reassign_to=None):
+    """Compute the plan that makes the catalog match ``desired`` (a list of CONTRACTS role dicts).
+
+    Raises ``ManifestErrors`` for any invalid input (names, flags, references, drop policy),
+    before a single statement exists.
+    """
+    roles = normalise_roles(desired)
+    live = snapshot["roles"]
+    current_members = snapshot.get("memberships") or {}
+    errors = []
+
+    # References: every member_of / admin role must be managed or exist already.
+    for name, role in roles.items():
+        for other in role["member_of"]:
+            if other not in roles and other not in live:
+                errors.append(ManifestError(
+                    "roles[%s].member_of" % name, "role %r does not exist and is not managed here" % other,
+                    "create it first or remove it from member_of"))
+        if role["admin"] and role["admin"] not in roles and role["admin"] not in live:
+            errors.append(ManifestError(
+                "roles[%s].admin" % name, "role %r does not exist and is not managed here" % role["admin"],
+                "create it first or drop the admin setting (config team_admin_role)"))
+    # Never lock ourselves out.
+    if login_user in roles:
+        attrs = roles[login_user]["attrs"]
+        for flag in ("SUPERUSER", "LOGIN"):
+            if login_user in live and live[login_user]["attrs"].get(flag) and not attrs[flag]:
+                errors.append(ManifestError(
+                    "roles[%s].flags" % login_user,
+                    "refusing to remove %s from %r, the role this sync connects as" % (flag, login_user),
+                    "keep %s in its flags" % flag))
+    if errors:
+        raise ManifestErrors(errors)
+
+    plan = RolePlan()
+    before, after = plan.diff["before"], plan.diff["after"]
+
+    # Desired membership edges (role, member) -> admin option, and the managed pairs.
+    wanted = {}
+    for name, role in roles.items():
+        for other in role["member_of"]:
+            wanted[(other, name)] = wanted.get((other, name), False)
+        if role["admin"]:
+            wanted[(name, role["admin"])] = True
+
+    # Passwords to check: done in one batch (PBKDF2 is the slow part of a no-op sync).
+    checks, check_names = [], []
+    for name, role in roles.items():
+        pw = role["password"]
+        if pw is None or name not in live:
+            continue
+        stored = live[name]["password"]
+        if stored is None:
+            continue
+        if not scram.is_hashed(pw) and scram.kind(stored) != password_encryption:
+            continue  # wrong method stored: re-set below without verifying
+        checks.append((pw, stored, name))
+        check_names.append(name)
+    verified = dict(zip(check_names, _verify_many(checks), strict=True))
+
+    create, alter, passwords, params, revokes, grants = [], [], [], [], [], []
+    touched = set()
+    for name, role in roles.items():
+        attrs = role["attrs"]
+        cur = live.get(name)
+        pw = role["password"]
+        if cur is None:
+            parts = [sql.SQL("CREATE ROLE {} WITH ").format(ident(name)), keywords(_create_keywords(attrs))]
+            shown = list(parts)
+            if pw is not None:
+                real, masked = _password_clause(scram.verifier_for(pw, name, password_encryption))
+                parts += [sql.SQL(" "), real]
+                shown += [sql.SQL(" "), masked]
+            create.append(Action("create_role", name, [Statement(sql.Composed(parts), sql.Composed(shown))],
+                                 flags=flags_of(attrs)))
+            for key, value in sorted(role["parameters"].items()):
+                params.append(Action("set_parameter", name, [_set_param(name, key, value)], parameter=key))
+            touched.add(name)
+            continue
+        changed_flags = [f for f in ATTRIBUTE_ORDER if bool(cur["attrs"].get(f)) != attrs[f]]
+        if changed_flags:
+            words = [f if attrs[f] else "NO" + f for f in changed_flags]
+            alter.append(Action("alter_role", name, [
+                Statement(sql.Composed([sql.SQL("ALTER ROLE {} WITH ").format(ident(name)), keywords(words)]))
+            ], flags=words))
+            touched.add(name)
+        if pw is not None and not verified.get(name, False):
+            real, masked = _password_clause(scram.verifier_for(pw, name, password_encryption))
+            head = sql.SQL("ALTER ROLE {} WITH ").format(ident(name))
+            passwords.append(Action("set_password", name, [
+                Statement(sql.Composed([head, real]), sql.Composed([head, masked]))]))
+            touched.add(name)
+        desired_params = role["parameters"]
+        if desired_params:
+            for key, value in sorted(desired_params.items()):
+                if not same_parameter(key, cur["parameters"].get(key), value):
+                    params.append(Action("set_parameter", name, [_set_param(name, key, value)], parameter=key))
+                    touched.add(name)
+            for key in sorted(cur["parameters"]):
+                if key not in desired_params:
+                    params.append(Action("reset_parameter", name, [
+                        stmt("ALTER ROLE {} RESET {}", ident(name), _param_ident(key))], parameter=key))
+                    touched.add(name)
+
+    # Memberships: exact between managed roles, additive towards unmanaged ones.
+    for (role_name, member), admin in sorted(wanted.items()):
+        have = current_members.get((role_name, member))
+        if have is None:
+            tail = " WITH ADMIN OPTION" if admin else ""
+            grants.append(Action("grant_membership", member, [
+                stmt("GRANT {} TO {}" + tail, ident(role_name), ident(member))], of=role_name, admin=admin))
+            touched.add(member)
+        elif admin and not have:
+            grants.append(Action("grant_membership", member, [
+                stmt("GRANT {} TO {} WITH ADMIN OPTION", ident(role_name), ident(member))],
+                of=role_name, admin=True))
+            touched.add(member)
+        elif have and not admin and role_name in roles and member in roles:
+            revokes.append(Action("revoke_admin_option", member, [
+                stmt("REVOKE ADMIN OPTION FOR {} FROM {}", ident(role_name), ident(member))], of=role_name))
+            touched.add(member)
+    for (role_name, member), _admin in sorted(current_members.items()):
+        if role_name in roles and member in roles and (role_name, member) not in wanted:
+            revokes.append(Action("revoke_membership", member, [
+                stmt("REVOKE {} FROM {}", ident(role_name), ident(member))], of=role_name))
+            touched.add(member)
+
+    plan.actions = create + alter + passwords + params + revokes + grants
+
+    # Diff: before/after of every role touched (password only as changed/unchanged).
+    new_members = {k: v for k, v in current_members.items()
+                   if not (k[0] in roles and k[1] in roles and k not in wanted)}
+    new_members.update(wanted)
+    pw_changed = {a.role for a in passwords} | {a.role for a in create if roles[a.role]["password"] is not None}
+    for name in sorted(touched):
+        role = roles[name]
+        cur = live.get(name)
+        if cur is None:
+            before[name] = None
+        else:
+            before[name] = _role_view(cur["attrs"], current_members, name, cur["parameters"],
+                                      "set" if cur["password"] else "none")
+        if role["parameters"] or cur is None:
+            params_after = role["parameters"]
+        else:
+            params_after = cur["parameters"]
+        after[name] = _role_view(role["attrs"], new_members, name, params_after,
+                                 "changed" if name in pw_changed else "unchanged")
+
+    if drop_removed:
+        _plan_drops(plan, roles, snapshot, removed, reassign_to or login_user, login_user)
+    elif removed:
+        gone = sorted(n for n in removed if n not in roles and n in live)
+        if gone:
+            plan.warnings.append("roles no longer in the manifest are kept (drop_removed is off): %s" % ", ".join(gone))
+    return plan
+
+
+def _create_keywords(attrs):
+    words = []
+    for flag in ATTRIBUTE_ORDER:
+        default = ATTRIBUTES[flag][1]
+        if flag == "LOGIN":
+            words.append("LOGIN" if attrs[flag] else "NOLOGIN")
+        elif attrs[flag] != default:
+            words.append(flag if attrs[flag] else "NO" + flag)
+    return words
+
+
+def _set_param(name, key, value):
+    return Statement(sql.SQL("ALTER ROLE {} SET {} TO {}").format(ident(name), _param_ident(key),
+                                                                   _param_value(key, value)))
+
+
+def _plan_drops(plan, roles, snapshot, removed, reassign_to, login_user):
+    live = snapshot["roles"]
+    errors, victims = [], []
+    for name in removed or []:
+        if name in roles or name not in live:
+            continue
+        field = "removed[%s]" % name
+        if name in (login_user, reassign_to, "postgres"):
+            errors.append(ManifestError(field, "refusing to drop %r: it is the login user, the reassign target or "
+                                        "the bootstrap superuser" % name, "remove it from the removed list"))
+        elif live[name]["attrs"].get("SUPERUSER"):
+            errors.append(ManifestError(field, "refusing to drop superuser %r" % name,
+                                        "drop it by hand if that is really meant"))
+        else:
+            victims.append(name)
+    if reassign_to not in live and reassign_to not in roles:
+        errors.append(ManifestError("reassign_owned_to", "role %r does not exist" % reassign_to,
+                                    "name an existing role to receive the objects"))
+    if errors:
+        raise ManifestErrors(errors)
+    if not victims:
+        return
+    victims.sort()
+    for db in snapshot.get("databases") or []:
+        plan.drop_actions.append(Action("reassign_owned", ", ".join(victims), [
+            stmt("REASSIGN OWNED BY {} TO {}", idents(victims), ident(reassign_to)),
+            stmt("DROP OWNED BY {}", idents(victims)),
+        ], database=db, to=reassign_to))
+    plan.drop_actions.append(Action("drop_role", ", ".join(victims), [stmt("DROP ROLE {}", idents(victims))],
+                                    roles=victims))
+    for name in victims:
+        plan.diff["before"][name] = _role_view(live[name]["attrs"], snapshot.get("memberships") or {}, name,
+                                               live[name]["parameters"], "set" if live[name]["password"] else "none")
+        plan.diff["after"][name] = None
+
+
+# --- apply --------------------------------------------------------------------------------------
+
+
+def apply_plan(plan, params, check_mode=False):
+    """Run ``plan``: the main transaction, then (opt-in) the per-database drops. Returns the
+    number of write statements sent and the queries as run."""
+    writes, queries = 0, []
+    statements = plan.main_statements()
+    if statements:
+        session = Session(params).connect()
+        try:
+            session.run_all(statements)
+            session.finish(commit=not check_mode)
+        finally:
+            writes += session.writes
+            queries += session.queries
+            session.close()
+    if plan.drop_actions and not check_mode:
+        # One transaction per database: REASSIGN OWNED / DROP OWNED only act on the current database.
+        for action in plan.drop_actions:
+            session = Session(params, dbname=action.database).connect()
+            try:
+                if action.kind == "drop_role":
+                    session.run(SYNC_LOCAL)
+                session.run_all(action.statements)
+                session.finish(commit=True)
+            finally:
+                writes += session.writes
+                queries += session.queries
+                session.close()
+    elif plan.drop_actions:
+        # Check mode: the DROP ROLE would fail without the committed REASSIGN/DROP OWNED; show only.
+        queries += [s.render() for a in plan.drop_actions for s in a.statements]
+    return writes, queries
+
+
+def sync_roles(params, desired, check_mode=False, password_encryption=scram.SCRAM, drop_removed=False,
+               removed=(), reassign_to=None):
+    """Read, plan, apply. Returns a result dict for ``exit_json``."""
+    login_user = params.get("login_user") or "postgres"
+    with Session(params) as session:
+        snapshot = read_snapshot(session, with_databases=bool(drop_removed))
+    plan = plan_roles(desired, snapshot, login_user=login_user, password_encryption=password_encryption,
+                      drop_removed=drop_removed, removed=removed, reassign_to=reassign_to)
+    writes, queries = apply_plan(plan, params, check_mode=check_mode)
+    return {
+        "changed": plan.changed,
+        "queries": queries,
+        "statements": writes,
+        "actions": plan.action_dicts(),
+        "diff": plan.diff,
+        "warnings": plan.warnings,
+    }

@@ -1,0 +1,257 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgfleet maintainers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: postgresql_role_sync
+short_description: Converge PostgreSQL roles to the desired roles of a postgresql manifest
+version_added: 0.1.0
+description:
+  - Reads the live role catalog once (C(pg_authid), C(pg_auth_members), C(pg_db_role_setting)), computes a
+    plan and applies it in one transaction on the maintenance database; in check mode the same statements run
+    and are rolled back.
+  - Takes the C(roles) list of the manifest model (C(cluster_model.roles)) as is, see C(docs/dev/CONTRACTS.md).
+  - Missing roles are created; flags converge (a flag no longer asked for is removed); passwords are compared
+    with the stored SCRAM or md5 verifier by recomputing it with its own salt and iteration count, so an
+    unchanged password runs no statement; new verifiers are built on the controller, so plaintext passwords
+    never appear in SQL or server logs.
+  - Memberships converge exactly between the roles listed in O(roles); memberships of a listed role in a role
+    that is not listed are granted when asked for and never revoked.
+  - Role parameters converge exactly for a role that has desired parameters.
+  - Nothing is dropped unless O(drop_removed=true); then the roles named in O(removed_roles) that are no longer
+    desired are dropped after C(REASSIGN OWNED) and C(DROP OWNED) in every database.
+  - A sync with nothing to do sends no write statement at all.
+author:
+  - pgfleet maintainers
+extends_documentation_fragment:
+  - pgfleet.postgres.postgres
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+options:
+  roles:
+    description:
+      - The desired roles, one entry per role (the C(roles) key of the manifest model).
+      - Names are refused when empty, longer than 63 bytes, reserved (C(public), C(pg_*)); any other name,
+        including quotes, semicolons, spaces and non-ASCII letters, is quoted.
+    type: list
+    elements: dict
+    required: true
+    version_added: 0.1.0
+    suboptions:
+      name:
+        description: Role name.
+        type: str
+        required: true
+        version_added: 0.1.0
+      origin:
+        description: Where the role comes from; informational.
+        type: str
+        choices: [system, manifest, prepared, pooler, infrastructure, stream, team]
+        version_added: 0.1.0
+      flags:
+        description:
+          - Role attributes, for example C(LOGIN), C(CREATEDB), C(NOINHERIT). Without C(LOGIN) the role is C(NOLOGIN).
+          - Allowed are C(SUPERUSER), C(CREATEDB), C(CREATEROLE), C(INHERIT), C(LOGIN), C(REPLICATION),
+            C(BYPASSRLS) and their C(NO) forms; a flag together with its C(NO) form is refused.
+        type: list
+        elements: str
+        default: []
+        version_added: 0.1.0
+      member_of:
+        description: Roles this role is a member of (C(IN ROLE)).
+        type: list
+        elements: str
+        default: []
+        version_added: 0.1.0
+      admin:
+        description: Role that is granted this role C(WITH ADMIN OPTION) (C(CREATE ROLE ... ADMIN)).
+        type: str
+        version_added: 0.1.0
+      parameters:
+        description:
+          - Role-level settings (C(ALTER ROLE ... SET)). C(search_path) and other list settings are given as
+            in C(postgresql.conf), for example C("$user", data).
+        type: dict
+        default: {}
+        version_added: 0.1.0
+      password:
+        description:
+          - Plaintext password, or an existing C(SCRAM-SHA-256$...) / C(md5...) verifier that is stored as is.
+          - Omitted or null leaves the stored password alone (a new role gets none).
+          - Never logged.
+        type: str
+        version_added: 0.1.0
+      secret:
+        description: The Kubernetes secret that holds the password; informational.
+        type: dict
+        version_added: 0.1.0
+      is_db_owner:
+        description: Whether the role owns a database; informational.
+        type: bool
+        default: false
+        version_added: 0.1.0
+  password_encryption:
+    description:
+      - How new passwords are stored; follows C(postgresql.parameters.password_encryption) of the manifest.
+      - A password stored with the other method is re-set.
+    type: str
+    default: scram-sha-256
+    choices: [scram-sha-256, md5]
+    version_added: 0.1.0
+  drop_removed:
+    description:
+      - Opt-in per-cluster policy. When true, the roles in O(removed_roles) that exist and are not in O(roles)
+        are dropped; their objects go to O(reassign_owned_to) in every database first.
+      - Superusers, the login user and the reassign target are never dropped.
+    type: bool
+    default: false
+    version_added: 0.1.0
+  removed_roles:
+    description:
+      - Names of roles this cluster managed before (for example from the previous sync) that may have been
+        removed from the manifest. Only these are ever dropped, and only with O(drop_removed=true).
+      - With O(drop_removed=false) the ones that still exist are reported as a warning.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.1.0
+  reassign_owned_to:
+    description: Role that receives the objects of dropped roles. Defaults to O(login_user).
+    type: str
+    version_added: 0.1.0
+requirements:
+  - psycopg >= 3.1 on the host that runs the module
+notes:
+  - Run it on the primary. Role changes run with C(SET LOCAL synchronous_commit = 'local'), like the Zalando
+    operator, so a missing synchronous standby cannot block them.
+  - The drop of removed roles is the one step that is not a single transaction, because C(REASSIGN OWNED) and
+    C(DROP OWNED) act only in the current database; see C(docs/sql-sync.md).
+seealso:
+  - module: pgfleet.postgres.postgresql_database_sync
+"""
+
+EXAMPLES = r"""
+- name: Sync the roles of a rendered manifest model
+  pgfleet.postgres.postgresql_role_sync:
+    login_host: acid-minimal-cluster.default.svc.cluster.local
+    login_password: "{{ postgres_password }}"
+    ssl_mode: require
+    roles: "{{ cluster_model.roles }}"
+    password_encryption: "{{ cluster_model.spec.postgresql.parameters.password_encryption | default('scram-sha-256') }}"
+  no_log: "{{ pgfleet_no_log | default(true) }}"
+
+- name: Two hand-written roles
+  pgfleet.postgres.postgresql_role_sync:
+    login_host: 127.0.0.1
+    login_password: "{{ postgres_password }}"
+    roles:
+      - name: app_owner
+        flags: [NOLOGIN]
+      - name: app
+        flags: [LOGIN, CREATEDB]
+        member_of: [app_owner]
+        parameters:
+          search_path: '"$user", data'
+        password: "{{ app_password }}"
+
+- name: Drop roles that were removed from the manifest (opt-in)
+  pgfleet.postgres.postgresql_role_sync:
+    login_host: 127.0.0.1
+    login_password: "{{ postgres_password }}"
+    roles: "{{ cluster_model.roles }}"
+    drop_removed: true
+    removed_roles: "{{ previously_managed_roles }}"
+"""
+
+RETURN = r"""
+queries:
+  description: Write statements sent to the server, in order; passwords are shown as C('********').
+  returned: always
+  type: list
+  elements: str
+  sample: ["SET LOCAL synchronous_commit = 'local'", "CREATE ROLE \"foo_user\" WITH LOGIN PASSWORD '********'"]
+statements:
+  description: Number of write statements sent (0 for a sync with nothing to do; in check mode they were rolled back).
+  returned: always
+  type: int
+  sample: 2
+actions:
+  description: The plan as typed actions (C(create_role), C(alter_role), C(set_password), C(set_parameter),
+    C(reset_parameter), C(grant_membership), C(revoke_membership), C(revoke_admin_option), C(reassign_owned),
+    C(drop_role)).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"action": "create_role", "role": "foo_user", "flags": ["LOGIN"]}]
+diff:
+  description:
+    - Before and after of every role the plan touches (C(null) when absent) with C(flags), C(member_of),
+      C(parameters) and C(password) (C(set)/C(none) before, C(changed)/C(unchanged) after; never the value).
+  returned: always
+  type: dict
+  sample: {"before": {"foo_user": null}, "after": {"foo_user": {"flags": ["LOGIN"], "member_of": [],
+           "parameters": {}, "password": "changed"}}}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import postgres_argument_spec
+from ansible_collections.pgfleet.postgres.plugins.module_utils.rolesync import sync_roles
+
+ROLE_SPEC = dict(
+    name=dict(type="str", required=True),
+    origin=dict(type="str", choices=["system", "manifest", "prepared", "pooler", "infrastructure", "stream", "team"]),
+    flags=dict(type="list", elements="str", default=[]),
+    member_of=dict(type="list", elements="str", default=[]),
+    admin=dict(type="str"),
+    parameters=dict(type="dict", default={}),
+    password=dict(type="str", no_log=True),
+    secret=dict(type="dict"),
+    is_db_owner=dict(type="bool", default=False),
+)
+
+
+def argument_spec():
+    spec = postgres_argument_spec()
+    spec.update(
+        roles=dict(type="list", elements="dict", required=True, options=ROLE_SPEC),
+        password_encryption=dict(type="str", default="scram-sha-256", choices=["scram-sha-256", "md5"]),
+        drop_removed=dict(type="bool", default=False),
+        removed_roles=dict(type="list", elements="str", default=[]),
+        reassign_owned_to=dict(type="str"),
+    )
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    for role in module.params["roles"]:
+        if role.get("password"):
+            module.no_log_values.add(role["password"])
+    try:
+        result = sync_roles(
+            module.params,
+            module.params["roles"],
+            check_mode=module.check_mode,
+            password_encryption=module.params["password_encryption"],
+            drop_removed=module.params["drop_removed"],
+            removed=module.params["removed_roles"],
+            reassign_to=module.params["reassign_owned_to"],
+        )
+    except PgfleetError as err:
+        module.fail_json(**err.to_result())
+    for warning in result.pop("warnings"):
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
