@@ -1,0 +1,48 @@
+"""Role pgfleet.postgres.crd: bad input fails at the door, before anything talks to Kubernetes."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+
+
+def run_role(tmp_path, role_vars):
+    play = [{"name": "crd role", "hosts": "localhost", "gather_facts": False,
+             "roles": [{"role": "pgfleet.postgres.crd", "vars": role_vars}]}]
+    path = tmp_path / "play.yml"
+    path.write_text(yaml.safe_dump(play))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
+    return subprocess.run([PLAYBOOK_BIN, "-i", "localhost,", "-c", "local", str(path)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.skipif(not os.path.exists(PLAYBOOK_BIN), reason="ansible-playbook not installed next to this python")
+def test_argument_spec_rejects_unknown_state(tmp_path):
+    result = run_role(tmp_path, {"crd_state": "gone"})
+    assert result.returncode != 0
+    assert "crd_state" in result.stdout and "present, absent" in result.stdout, result.stdout
+
+
+@pytest.mark.skipif(not os.path.exists(PLAYBOOK_BIN), reason="ansible-playbook not installed next to this python")
+def test_absent_needs_confirmation(tmp_path):
+    result = run_role(tmp_path, {"crd_state": "absent"})
+    assert result.returncode != 0
+    assert "crd_confirm_delete_all_clusters=true" in result.stdout, result.stdout
+    assert "Remove the postgresql CRD" not in result.stdout
+
+
+def test_argument_spec_documents_every_default():
+    with open(os.path.join(ROOT, "roles", "crd", "defaults", "main.yml")) as fh:
+        defaults = yaml.safe_load(fh)
+    with open(os.path.join(ROOT, "roles", "crd", "meta", "argument_specs.yml")) as fh:
+        options = yaml.safe_load(fh)["argument_specs"]["main"]["options"]
+    assert set(defaults) == set(options)
+    for name, spec in options.items():
+        assert spec.get("default") == defaults[name], name
+        assert name.startswith("crd_")
