@@ -97,8 +97,9 @@ SELECT datname FROM pg_catalog.pg_database WHERE datallowconn ORDER BY datname
 def split_list_guc(value):
     """``'"$user", data'`` -> ``["$user", "data"]``: split at commas outside double quotes.
 
-    Quoted elements are unquoted (``""`` -> ``"``); unquoted ones are taken verbatim, so a schema
-    named ``MySchema`` stays ``MySchema`` (it is sent quoted).
+    Quoted parts are unquoted (``""`` -> ``"``) and kept as they are; whitespace outside quotes
+    is dropped. Unquoted names are taken verbatim (not lower-cased), so a schema named
+    ``MySchema`` stays ``MySchema`` (it is sent quoted).
     """
     items, cur, quoted, seen_quote, i = [], [], False, False, 0
     value = value or ""
@@ -118,8 +119,10 @@ def split_list_guc(value):
         elif c == ",":
             items.append(("".join(cur), seen_quote))
             cur, seen_quote = [], False
-        else:
+        elif not c.isspace():
             cur.append(c)
+        elif cur and not seen_quote:
+            cur.append(c)  # a space inside an unquoted name
         i += 1
     items.append(("".join(cur), seen_quote))
     out = []
@@ -398,6 +401,7 @@ def _role_view(attrs, memberships, name, parameters, password):
     return {
         "flags": flags_of(attrs),
         "member_of": _membership_view(memberships, name),
+        "admins": sorted(m for (r, m), admin in memberships.items() if r == name and admin),
         "parameters": dict(sorted(parameters.items())),
         "password": password,
     }
@@ -525,12 +529,12 @@ def plan_roles(desired, snapshot, login_user="postgres", password_encryption=scr
             tail = " WITH ADMIN OPTION" if admin else ""
             grants.append(Action("grant_membership", member, [
                 stmt("GRANT {} TO {}" + tail, ident(role_name), ident(member))], of=role_name, admin=admin))
-            touched.add(member)
+            touched.add(member if member in roles else role_name)
         elif admin and not have:
             grants.append(Action("grant_membership", member, [
                 stmt("GRANT {} TO {} WITH ADMIN OPTION", ident(role_name), ident(member))],
                 of=role_name, admin=True))
-            touched.add(member)
+            touched.add(member if member in roles else role_name)
         elif have and not admin and role_name in roles and member in roles:
             revokes.append(Action("revoke_admin_option", member, [
                 stmt("REVOKE ADMIN OPTION FOR {} FROM {}", ident(role_name), ident(member))], of=role_name))
@@ -664,6 +668,7 @@ def sync_roles(params, desired, check_mode=False, password_encryption=scram.SCRA
                removed=(), reassign_to=None):
     """Read, plan, apply. Returns a result dict for ``exit_json``."""
     login_user = params.get("login_user") or "postgres"
+    normalise_roles(desired)  # refuse bad names and flags before even connecting
     with Session(params) as session:
         snapshot = read_snapshot(session, with_databases=bool(drop_removed))
     plan = plan_roles(desired, snapshot, login_user=login_user, password_encryption=password_encryption,

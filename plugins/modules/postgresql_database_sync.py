@@ -63,6 +63,10 @@ options:
         description: Owner of the database. Defaults to C(<name>_owner).
         type: str
         version_added: 0.1.0
+      secret_namespace:
+        description: Namespace of the C(_user) secrets; informational.
+        type: str
+        version_added: 0.1.0
       default_users:
         description: Whether the C(_user) login roles exist, which adds their default privileges.
         type: bool
@@ -174,6 +178,7 @@ SCHEMA_SPEC = dict(
 PREPARED_SPEC = dict(
     name=dict(type="str", required=True),
     owner=dict(type="str"),
+    secret_namespace=dict(type="str"),
     default_users=dict(type="bool", default=False),
     extensions=dict(type="dict", default={}),
     schemas=dict(type="list", elements="dict", default=[], options=SCHEMA_SPEC),

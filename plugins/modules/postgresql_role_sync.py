@@ -52,9 +52,8 @@ options:
         required: true
         version_added: 0.1.0
       origin:
-        description: Where the role comes from; informational.
+        description: Where the role comes from (C(system), C(manifest), C(prepared), C(pooler), C(infrastructure), C(stream), C(teams)); informational.
         type: str
-        choices: [system, manifest, prepared, pooler, infrastructure, stream, team]
         version_added: 0.1.0
       flags:
         description:
@@ -208,7 +207,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.rolesync import s
 
 ROLE_SPEC = dict(
     name=dict(type="str", required=True),
-    origin=dict(type="str", choices=["system", "manifest", "prepared", "pooler", "infrastructure", "stream", "team"]),
+    origin=dict(type="str"),
     flags=dict(type="list", elements="str", default=[]),
     member_of=dict(type="list", elements="str", default=[]),
     admin=dict(type="str"),
