@@ -448,8 +448,13 @@ def build_model(cr, config=None, existing_secrets=None):
     obj = dict(selector)
     obj["team"] = team
     for key in cfg["inherited_labels"]:
-        if key in cr_labels:
-            obj[key] = cr_labels[key]
+        if key not in cr_labels:
+            continue
+        if key in selector or key == "team":
+            if cr_labels[key] != obj[key]:
+                p.warn("metadata.labels.%s: not inherited, the operator sets this label itself (%s=%s)" % (key, key, obj[key]))
+            continue
+        obj[key] = cr_labels[key]
     labels = {"selector": selector, "object": obj}
     annotations = _annotations(spec, cfg, cr_annotations)
 
@@ -459,11 +464,11 @@ def build_model(cr, config=None, existing_secrets=None):
     res_warnings = []
     if not _resources_invalid(spec.get("resources")):
         resources = container_resources(spec.get("resources"), cfg, "postgres", ignore_limits, warnings=res_warnings)
-    for line in res_warnings:
-        p.warn(line)
     if pooler is not None and not _resources_invalid((spec.get("connectionPooler") or {}).get("resources")):
         pooler["resources"] = container_resources((spec.get("connectionPooler") or {}).get("resources"), cfg, "pooler",
-                                                  field="spec.connectionPooler.resources")
+                                                  field="spec.connectionPooler.resources", warnings=res_warnings)
+    for line in res_warnings:
+        p.warn(line)
     logical_backup_resources = container_resources({}, cfg, "logical_backup")
 
     # users, roles, databases, secrets (SPEC 4)
@@ -480,6 +485,14 @@ def build_model(cr, config=None, existing_secrets=None):
     for db in prepared:
         db["owner"] = all_databases[db["name"]]
     known = set(r["name"] for r in roles)
+    for key in ("usersWithSecretRotation", "usersWithInPlaceSecretRotation", "usersIgnoringSecretRotation"):
+        for i, user in enumerate(spec[key]):
+            if isinstance(user, str) and user not in known:
+                p.warn("spec.%s[%d]: %r is not a role of this manifest; ignored" % (key, i, user))
+    if cfg["enable_teams_api"]:
+        p.warn("config.enable_teams_api: the teams API is not supported by pgfleet; no team member roles are created")
+    if cfg["infrastructure_roles_secrets"] or cfg["infrastructure_roles_secret_name"]:
+        p.warn("config.infrastructure_roles_secrets: infrastructure roles are not supported by pgfleet yet; ignored")
     for db, owner in sorted(databases.items()):
         if owner not in known:
             p.warn("spec.databases.%s: owner %s is not a role of this manifest; the database is created only if that role exists"
@@ -732,6 +745,11 @@ def _check_containers(spec, cfg, p):
                 p.error(field + ".image", "every container needs an image", "add image: <registry/image:tag>")
             if key == "sidecars":
                 _check_resources_field(item.get("resources"), field + ".resources", p)
+    for item in cfg["sidecars"]:
+        if isinstance(item, dict) and item.get("name"):
+            names.setdefault(item["name"], "config.sidecars")
+    for sidecar_name in cfg["sidecar_docker_images"]:
+        names.setdefault(sidecar_name, "config.sidecar_docker_images")
     spec["_container_names"] = sorted(names)
 
 
@@ -777,7 +795,7 @@ def _check_additional_volumes(spec, p):
             p.error(field + ".targetContainers", '"all" mixed with container names', 'write either ["all"] or a list of names (Zalando skips the volume)')
         for t in targets:
             if t != "all" and t not in containers:
-                p.warn("%s.targetContainers: no container named %r in the manifest (a sidecar from the operator configuration?)" % (field, t))
+                p.warn("%s.targetContainers: there is no container named %r; the volume is not mounted there" % (field, t))
         if vol.get("subPath") is not None and not isinstance(vol.get("subPath"), str):
             p.error(field + ".subPath", "must be a string", "quote the value")
 
@@ -1183,9 +1201,8 @@ def _prepared_databases(spec, cfg, cluster_name, p):
         if not isinstance(default_users, bool):
             p.error(field + ".defaultUsers", "must be true or false", "write true or false")
             default_users = False
-        _ident_ok(db, field, p, "database name")
-        for suffix, _ in _DEFAULT_ROLES + (_DEFAULT_USERS if default_users else ()):
-            _ident_ok(db + suffix, field, p, "generated role name")
+        if _ident_ok(db, field, p, "database name"):
+            _ident_ok(db + ("_writer_user" if default_users else "_writer"), field, p, "generated role name")
         extensions = conf.get("extensions") or {}
         if not isinstance(extensions, dict):
             p.error(field + ".extensions", "must be a map of extension to schema", "write e.g. pgcrypto: public")
@@ -1232,10 +1249,8 @@ def _prepared_databases(spec, cfg, cluster_name, p):
                 p.error(sfield + ".defaultUsers", "must be true or false", "write true or false")
                 dusers = False
             droles = droles is not False
-            _ident_ok(schema, sfield, p, "schema name")
-            if droles:
-                for suffix, _ in _DEFAULT_ROLES + (_DEFAULT_USERS if dusers else ()):
-                    _ident_ok("%s_%s%s" % (db, schema, suffix), sfield, p, "generated role name")
+            if _ident_ok(schema, sfield, p, "schema name") and droles:
+                _ident_ok("%s_%s%s" % (db, schema, "_writer_user" if dusers else "_writer"), sfield, p, "generated role name")
             schema_out.append({"name": schema, "default_roles": droles, "default_users": bool(dusers)})
         secret_ns = conf.get("secretNamespace") or None
         if secret_ns is not None and (not isinstance(secret_ns, str) or not DNS1123_LABEL_RE.match(secret_ns)):
