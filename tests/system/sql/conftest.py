@@ -153,6 +153,7 @@ class Sync(object):
     def __init__(self, server):
         self.server = server
         self.params = server.params
+        self.secrets = {}  # role -> password, like the credential secrets between two syncs
 
     def model(self, spec, passwords=None):
         """build_model of a manifest spec; `postgres` keeps the harness password, `passwords`
@@ -163,11 +164,15 @@ class Sync(object):
         full.update(spec)
         cr = dict(CR_BASE, spec=full)
         model = build_model(cr, None)
-        pins = dict(passwords or {})
-        pins["postgres"] = self.server.password
+        self.secrets.update(passwords or {})
+        self.secrets["postgres"] = self.server.password
         for role in model["roles"]:
-            if role["name"] in pins:
-                role["password"] = pins[role["name"]]
+            if role["password"] is None:
+                continue
+            if role["name"] in self.secrets:
+                role["password"] = self.secrets[role["name"]]
+            else:
+                self.secrets[role["name"]] = role["password"]
         return model
 
     def roles(self, roles, check_mode=False, **kwargs):
