@@ -1,0 +1,64 @@
+"""postgresql_role_sync: argument spec, no_log and input refusal before connecting (no server)."""
+
+import json
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.common.text.converters import to_bytes
+
+from ansible_collections.pgfleet.postgres.plugins.modules import postgresql_role_sync as mod
+
+
+class Exit(Exception):
+    def __init__(self, kind, result):
+        super().__init__(kind)
+        self.kind = kind
+        self.result = result
+
+
+@pytest.fixture
+def run(monkeypatch):
+    def exit_json(self, **kwargs):
+        raise Exit("exit", kwargs)
+
+    def fail_json(self, **kwargs):
+        raise Exit("fail", dict(kwargs, no_log_values=set(self.no_log_values)))
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+
+    def runner(args):
+        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
+        with pytest.raises(Exit) as caught:
+            mod.main()
+        return caught.value
+
+    return runner
+
+
+def test_secrets_are_no_log():
+    spec = mod.argument_spec()
+    assert spec["login_password"]["no_log"] is True
+    assert spec["roles"]["options"]["password"]["no_log"] is True
+
+
+def test_contract_keys_accepted_and_flags_refused_before_connecting(run):
+    role = {"name": "u", "origin": "manifest", "flags": ["LOGIN", "NOLOGIN"], "member_of": [], "admin": None,
+            "parameters": {}, "password": "very-secret-pw", "secret": {"name": "s", "namespace": "default"},
+            "is_db_owner": False}
+    # port 1 on loopback: any connection attempt would fail with a connection error instead
+    out = run({"roles": [role], "login_host": "127.0.0.1", "login_port": 1})
+    assert out.kind == "fail"
+    assert "contradict" in out.result["msg"] and "roles[u].flags" in out.result["msg"]
+    assert "very-secret-pw" in out.result["no_log_values"]
+
+
+def test_connection_error_is_clear(run):
+    out = run({"roles": [{"name": "u", "flags": ["LOGIN"]}], "login_host": "127.0.0.1", "login_port": 1,
+               "connect_timeout": 2})
+    assert out.kind == "fail" and "cannot connect to PostgreSQL at 127.0.0.1:1" in out.result["msg"]
+
+
+def test_unknown_role_key_refused(run):
+    out = run({"roles": [{"name": "u", "flagz": []}], "login_port": 1})
+    assert out.kind == "fail" and "flagz" in out.result["msg"]
