@@ -1,7 +1,6 @@
 """Database sync against a real PostgreSQL 15: default privileges that actually work (BEYOND #4)."""
 
 import pytest
-
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestErrors, PostgresError
 
 pytestmark = pytest.mark.postgres

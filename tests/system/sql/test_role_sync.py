@@ -2,7 +2,6 @@
 
 import psycopg
 import pytest
-
 from ansible_collections.pgfleet.postgres.plugins.module_utils import scram
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestErrors, PostgresError
 

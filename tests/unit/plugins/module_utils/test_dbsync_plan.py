@@ -1,7 +1,6 @@
 """Database sync plans from fake catalog snapshots (pure: no server)."""
 
 import pytest
-
 from ansible_collections.pgfleet.postgres.plugins.module_utils.dbsync import (
     default_privilege_specs,
     fresh_database,

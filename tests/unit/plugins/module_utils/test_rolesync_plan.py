@@ -1,7 +1,6 @@
 """Role sync plans from fake catalog snapshots (pure: no server)."""
 
 import pytest
-
 from ansible_collections.pgfleet.postgres.plugins.module_utils import scram
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestErrors
 from ansible_collections.pgfleet.postgres.plugins.module_utils.rolesync import (

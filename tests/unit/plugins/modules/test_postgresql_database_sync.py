@@ -5,7 +5,6 @@ import json
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
-
 from ansible_collections.pgfleet.postgres.plugins.modules import postgresql_database_sync as mod
 
 
