@@ -858,3 +858,23 @@ def test_valid_edge_values():
     assert build(_named(name))["name"] == name  # 58 characters is fine
     assert build(_named("acid-x"), {"enable_team_id_clustername_prefix": "true"})["name"] == "acid-x"
     assert build(_named("ACID-x".lower()), {"enable_team_id_clustername_prefix": "true"})
+
+
+def test_scalar_coercions_for_hand_written_manifests():
+    model = build(minimal(patroni={"initdb": {"data-checksums": True, "encoding": "UTF8"}},
+                          standby={"standby_host": "src", "standby_port": 5433}))
+    assert model["spec"]["patroni"]["initdb"] == {"data-checksums": "true", "encoding": "UTF8"}
+    assert model["spec"]["standby"]["standby_port"] == "5433"
+
+
+def test_team_prefix_is_case_insensitive():
+    cr = _named("acid-db", teamId="ACID")
+    assert build(cr, {"enable_team_id_clustername_prefix": "true"})["team"] == "ACID"
+
+
+def test_own_fixtures_are_valid_for_the_crd_too():
+    """Our fixtures hold only values the API server accepts (strings where the CRD says string)."""
+    for name in ("edge-everything.yaml", "standby.yaml", "clone.yaml"):
+        cr = fixture(name)
+        assert all(isinstance(v, str) for v in cr["spec"]["postgresql"].get("parameters", {}).values())
+        assert all(isinstance(v, str) for v in cr["spec"].get("patroni", {}).get("initdb", {}).values())
