@@ -52,7 +52,7 @@ CPU_RE = opconfig.CPU_RE
 MEMORY_RE = opconfig.MEMORY_RE
 SCHEDULE_RE = re.compile(r"^(\d+|\*)(/\d+)?(\s+(\d+|\*)(/\d+)?){4}$")
 WINDOW_RE = re.compile(r"^\s*(?:(?P<day>[A-Za-z]+):)?(?P<sh>\d{1,2}):(?P<sm>\d{1,2})-(?P<eh>\d{1,2}):(?P<em>\d{1,2})\s*$")
-CLONE_TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:\d{2}$")
+CLONE_TS_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?[+-](\d{2}):(\d{2})$")
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 STANDBY_ENV_RE = re.compile(r"^STANDBY_WALE_(S3|GS|GSC|SWIFT)_PREFIX$", re.IGNORECASE)
 
@@ -833,6 +833,10 @@ def _check_misc(spec, p):
         val = spec.get(key)
         if val is not None and (not _is_int(val) or not (val == 0 or 30000 <= val <= 32767)):
             p.error("spec.%s" % key, "%r is not a node port" % (val,), "use 0 (let Kubernetes pick) or a port in 30000-32767")
+    for key in ("nodeAffinity", "livenessProbe"):
+        val = spec.get(key)
+        if val is not None and not isinstance(val, dict):
+            p.error("spec.%s" % key, "must be an object, got %s" % type(val).__name__, "write it as a YAML mapping")
     for key in ("dockerImage", "schedulerName", "podPriorityClassName", "logicalBackupRetention"):
         val = spec.get(key)
         if val is not None and not isinstance(val, str):
@@ -950,10 +954,13 @@ def _check_clone(spec, p):
         p.error("spec.clone.cluster", "%r is not a valid service name (cloning without a timestamp connects to that service)" % cluster,
                 "use the source cluster's name: lower-case letters, digits and '-', at most 63")
     if timestamp:
-        ok = isinstance(timestamp, str) and CLONE_TS_RE.match(timestamp)
+        match = CLONE_TS_RE.match(timestamp) if isinstance(timestamp, str) else None
+        ok = match is not None
         if ok:
+            year, month, day, hour, minute, second, dummy, off_h, off_m = match.groups()
             try:
-                datetime.datetime.fromisoformat(timestamp.replace("t", "T"))
+                datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), min(int(second), 59))
+                ok = int(off_h) <= 23 and int(off_m) <= 59 and int(second) <= 60
             except ValueError:
                 ok = False
         if not ok:

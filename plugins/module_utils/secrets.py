@@ -26,7 +26,7 @@ DEFAULT_SECRET_NAME_TEMPLATE = "{username}.{cluster}.credentials.{tprkind}.{tprg
 
 def generate_password(length=PASSWORD_LENGTH):
     """``length`` characters from ``[a-zA-Z0-9]``, from the operating system's CSPRNG."""
-    return "".join(_secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
+    return "".join(_secrets.choice(PASSWORD_ALPHABET) for dummy in range(length))
 
 
 def _template(config):

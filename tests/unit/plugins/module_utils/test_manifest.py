@@ -108,11 +108,11 @@ def test_complete_manifest_model():
     assert model["tls"] is None  # secretName ""
     assert model["pooler"]["master"] is False and model["pooler"]["replica"] is False
     assert model["spec"]["patroni"]["initdb"] == {"encoding": "UTF8", "locale": "en_US.UTF-8", "data-checksums": "true"}
-    bar = model["prepared_databases"][0]
-    assert bar == {"name": "bar", "default_users": True, "extensions": {"pg_partman": "public", "pgcrypto": "public"},
-                   "schemas": [{"name": "data", "default_roles": True, "default_users": False},
-                               {"name": "history", "default_roles": True, "default_users": False}],
-                   "owner": "bar_owner", "secret_namespace": None}
+    prepared = model["prepared_databases"][0]
+    assert prepared == {"name": "bar", "default_users": True, "extensions": {"pg_partman": "public", "pgcrypto": "public"},
+                        "schemas": [{"name": "data", "default_roles": True, "default_users": False},
+                                    {"name": "history", "default_roles": True, "default_users": False}],
+                        "owner": "bar_owner", "secret_namespace": None}
     names = set(s["role"] for s in model["secrets"])
     assert names == {"postgres", "standby", "zalando", "foo_user", "bar_owner_user", "bar_reader_user", "bar_writer_user"}
 
@@ -167,8 +167,8 @@ def test_optional_lists_and_maps_default():
 
 
 def test_parameters_become_strings():
-    model = build(minimal(postgresql={"version": 16, "parameters": {"max_connections": 100, "fsync": False,
-                                                                      "random_page_cost": 1.1, "x": None}}))
+    params = {"max_connections": 100, "fsync": False, "random_page_cost": 1.1, "x": None}
+    model = build(minimal(postgresql={"version": 16, "parameters": params}))
     assert model["pg_version"] == "16" and model["spec"]["postgresql"]["version"] == "16"
     assert model["spec"]["postgresql"]["parameters"] == {"max_connections": "100", "fsync": "off", "random_page_cost": "1.1", "x": ""}
 
@@ -495,8 +495,8 @@ def test_no_prepared_databases_when_absent():
 
 
 def test_prepared_database_role_table():
-    cr = minimal(preparedDatabases={"bar": {"defaultUsers": True, "schemas": {"data": {}, "hist": {"defaultUsers": True},
-                                                                               "raw": {"defaultRoles": False}}}})
+    schemas = {"data": {}, "hist": {"defaultUsers": True}, "raw": {"defaultRoles": False}}
+    cr = minimal(preparedDatabases={"bar": {"defaultUsers": True, "schemas": schemas}})
     roles = roles_by_name(build(cr, {"additional_owner_roles": "cron_admin"}))
     db_path = '"$user", "data", "hist", "raw"'
     expect = {
@@ -764,6 +764,12 @@ INVALID = [
     ("clone-timestamp-no-offset", minimal(clone={"cluster": "a", "timestamp": "2025-12-19T12:40:33"}), None, "spec.clone.timestamp"),
     ("clone-timestamp-bad-date", minimal(clone={"cluster": "a", "timestamp": "2025-13-19T12:40:33+01:00"}), None,
      "spec.clone.timestamp"),
+    ("clone-timestamp-bad-offset", minimal(clone={"cluster": "a", "timestamp": "2025-12-19T12:40:33+25:00"}), None,
+     "spec.clone.timestamp"),
+    ("clone-timestamp-feb-30", minimal(clone={"cluster": "a", "timestamp": "2025-02-30T12:40:33+01:00"}), None,
+     "spec.clone.timestamp"),
+    ("node-affinity-type", minimal(nodeAffinity=["x"]), None, "spec.nodeAffinity"),
+    ("liveness-probe-type", minimal(livenessProbe="http"), None, "spec.livenessProbe"),
     ("clone-uid", minimal(clone={"cluster": "a", "uid": "not-a-uuid"}), None, "spec.clone.uid"),
     ("source-range", minimal(allowedSourceRanges=["10.0.0.1"]), None, "spec.allowedSourceRanges[0]"),
     ("source-range-bad", minimal(allowedSourceRanges=["127.0.0.1/32", "300.0.0.0/8"]), None, "spec.allowedSourceRanges[1]"),
@@ -852,7 +858,7 @@ def test_not_a_mapping():
 def test_valid_edge_values():
     model = build(minimal(users={"a": [], "a1.b-c_d": [], "0": []}, allowedSourceRanges=["fd00::/8", "0.0.0.0/0"],
                           databases={"_db": "a", "DB2": "a"}, logicalBackupSchedule="*/5 */2 1 1 0",
-                          clone={"cluster": "src", "timestamp": "2025-12-19T12:40:33.123-05:30"}))
+                          clone={"cluster": "src", "timestamp": "2025-12-19T12:40:33.1-05:30"}))
     assert model["spec"]["users"]["a1.b-c_d"] == ["LOGIN"]
     name = "a" + "-" * 56 + "z"
     assert build(_named(name))["name"] == name  # 58 characters is fine

@@ -18,7 +18,7 @@ def test_password_is_64_alphanumerics():
 
 
 def test_passwords_differ_and_use_the_whole_alphabet():
-    seen = set(secrets.generate_password() for _ in range(50))
+    seen = set(secrets.generate_password() for dummy in range(50))
     assert len(seen) == 50
     chars = set("".join(seen))
     assert any(c.islower() for c in chars) and any(c.isupper() for c in chars) and any(c.isdigit() for c in chars)
