@@ -1013,6 +1013,8 @@ def _check_windows(spec, cfg, p):
             window = _parse_window(text, "config.maintenance_windows[%d]" % i, p)
             if window:
                 result.append(window)
+    if not cfg["enable_maintenance_windows"]:
+        return []  # no windows = always inside a window (SPEC 5.7)
     return result
 
 

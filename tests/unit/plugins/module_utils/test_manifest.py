@@ -417,6 +417,13 @@ def test_maintenance_windows_from_manifest_else_config():
     assert err.context["fields"] == ["config.maintenance_windows[0]"]
 
 
+def test_maintenance_windows_switched_off_means_always():
+    model = build(minimal(maintenanceWindows=["01:00-02:00"]), {"enable_maintenance_windows": "false"})
+    assert model["maintenance_windows"] == []
+    err = errors_of(minimal(maintenanceWindows=["02:00-01:00"]), {"enable_maintenance_windows": "false"})
+    assert err.context["fields"] == ["spec.maintenanceWindows[0]"]
+
+
 def test_crossing_midnight_error_names_the_field_and_the_split():
     err = errors_of(minimal(maintenanceWindows=["01:00-02:00", "Fri:23:00-01:00"]))
     assert err.context["fields"] == ["spec.maintenanceWindows[1]"]
