@@ -1582,6 +1582,17 @@ def validate_dynamic_config(desired, current=None, prefix="config"):
         elif key == "standby_cluster":
             if not isinstance(value, dict):
                 err(key, "must be a mapping or null (null promotes the standby cluster)")
+    # a logical slot needs wal_level=logical (Patroni would retry creating it every loop, forever)
+    slots = desired.get("slots")
+    if isinstance(slots, dict):
+        logical = sorted(n for n, s in slots.items() if isinstance(s, dict) and s.get("type") == "logical")
+        params = ((desired.get("postgresql") or {}).get("parameters") or {}) if isinstance(
+            desired.get("postgresql"), dict) else {}
+        have = (current.get("postgresql") or {}).get("parameters") or {}
+        level = params.get("wal_level", have.get("wal_level", "replica"))
+        if logical and str(level).lower() != "logical":
+            err("slots.%s" % logical[0], "is a logical slot but wal_level is %s" % (level,),
+                "set postgresql.parameters.wal_level: logical (a restart) or drop the slot")
     # ttl / loop_wait / retry_timeout relation, on the values that will be in effect
     merged = {}
     for key, default in (("ttl", 30), ("loop_wait", 10), ("retry_timeout", 10)):
@@ -1589,7 +1600,8 @@ def validate_dynamic_config(desired, current=None, prefix="config"):
         if value is None:
             value = default
         merged[key] = int(value) if _is_int(value) else None
-    if None not in merged.values() and merged["loop_wait"] + 2 * merged["retry_timeout"] > merged["ttl"]:
+    bad = set(e.field.rsplit(".", 1)[-1] for e in errors) & set(merged)
+    if not bad and None not in merged.values() and merged["loop_wait"] + 2 * merged["retry_timeout"] > merged["ttl"]:
         err("ttl", "loop_wait %(loop_wait)d + 2 x retry_timeout %(retry_timeout)d exceeds ttl %(ttl)d" % merged,
             "raise ttl to at least %d or lower loop_wait/retry_timeout (Patroni would silently shrink them)"
             % (merged["loop_wait"] + 2 * merged["retry_timeout"]))
