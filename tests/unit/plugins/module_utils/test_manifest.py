@@ -831,6 +831,33 @@ INVALID = [
      "config.connection_pooler_user"),
     ("config-additional-owner-too-long", minimal(databases={"foo": "postgres"}), {"additional_owner_roles": LONG},
      "config.additional_owner_roles"),
+    ("rotation-list-item", minimal(usersWithSecretRotation=[{"a": 1}]), None, "spec.usersWithSecretRotation[0]"),
+    ("env-from-item", minimal(envFrom=["x"]), None, "spec.envFrom[0]"),
+    ("toleration-item", minimal(tolerations=["x"]), None, "spec.tolerations[0]"),
+    ("storage-class-type", minimal(volume={"size": "1Gi", "storageClass": 5}), None, "spec.volume.storageClass"),
+    ("volume-selector-type", minimal(volume={"size": "1Gi", "selector": "x"}), None, "spec.volume.selector"),
+    ("streams-database", minimal(streams=[{"applicationId": "a", "database": "my-db", "tables": {"t": {"eventType": "e"}}}]), None,
+     "spec.streams[0].database"),
+    ("streams-application", minimal(streams=[{"database": "d", "tables": {"t": {"eventType": "e"}}}]), None,
+     "spec.streams[0].applicationId"),
+    ("tls-ca-secret", minimal(tls={"secretName": "ok", "caSecretName": "Not_OK"}), None, "spec.tls.caSecretName"),
+    ("volume-duplicate-name", minimal(additionalVolumes=[{"name": "a", "mountPath": "/a", "volumeSource": {"emptyDir": {}}},
+                                                         {"name": "a", "mountPath": "/b", "volumeSource": {"emptyDir": {}}}]),
+     None, "spec.additionalVolumes[1].name"),
+    ("volume-targets-type", minimal(additionalVolumes=[{"name": "a", "mountPath": "/a", "targetContainers": "all",
+                                                        "volumeSource": {"emptyDir": {}}}]), None, "spec.additionalVolumes[0].targetContainers"),
+    ("node-port", minimal(masterNodePort=80), None, "spec.masterNodePort"),
+    ("docker-image-type", minimal(dockerImage=["x"]), None, "spec.dockerImage"),
+    ("prepared-secret-namespace", minimal(preparedDatabases={"foo": {"secretNamespace": "Bad_NS"}}), None,
+     "spec.preparedDatabases.foo.secretNamespace"),
+    ("prepared-extension-name", minimal(preparedDatabases={"foo": {"extensions": {"bad ext": "public"}}}), None,
+     "spec.preparedDatabases.foo.extensions.bad ext"),
+    ("prepared-schema-flag-type", minimal(preparedDatabases={"foo": {"schemas": {"s": {"defaultRoles": "no"}}}}), None,
+     "spec.preparedDatabases.foo.schemas.s.defaultRoles"),
+    ("slot-name", minimal(patroni={"slots": {"Bad-Slot": {"type": "physical"}}}), None, "spec.patroni.slots.Bad-Slot"),
+    ("initdb-type", minimal(patroni={"initdb": ["x"]}), None, "spec.patroni.initdb"),
+    ("secret-template-invalid", minimal(), {"secret_name_template": "{username}_{cluster}"}, "config.secret_name_template"),
+    ("labels-nested", dict(minimal(), metadata={"name": "acid-x", "labels": {"a": ["b"]}}), None, "metadata.labels.a"),
     ("api-version", dict(minimal(), apiVersion="acid.zalan.do/v2"), None, "apiVersion"),
     ("kind", dict(minimal(), kind="Postgresql"), None, "kind"),
     ("spec-missing", {"metadata": {"name": "acid-x"}}, None, "spec"),
@@ -871,6 +898,30 @@ def test_valid_edge_values():
     assert build(_named(name))["name"] == name  # 58 characters is fine
     assert build(_named("acid-x"), {"enable_team_id_clustername_prefix": "true"})["name"] == "acid-x"
     assert build(_named("ACID-x".lower()), {"enable_team_id_clustername_prefix": "true"})
+
+
+def test_patroni_values_patroni_would_adjust_are_warnings():
+    model = build(minimal(patroni={"ttl": 10, "loop_wait": 10, "retry_timeout": 2}))
+    text = " ".join(model["warnings"])
+    assert "ttl: 10 is below" in text and "retry_timeout: 2 is below" in text and "exceeds ttl" in text
+
+
+def test_unknown_volume_target_is_a_warning():
+    vol = {"name": "a", "mountPath": "/a", "targetContainers": ["ghost"], "volumeSource": {"emptyDir": {}}}
+    model = build(minimal(additionalVolumes=[vol]))
+    assert any("ghost" in w for w in model["warnings"])
+    model = build(minimal(additionalVolumes=[vol]), {"sidecars": [{"name": "ghost", "image": "x"}]})
+    assert not any("ghost" in w for w in model["warnings"])
+
+
+def test_unknown_resource_keys_are_warnings():
+    model = build(minimal(resources={"requests": {"gpu": "1"}, "extra": {}}))
+    assert any("requests.gpu" in w for w in model["warnings"]) and any("resources.extra" in w for w in model["warnings"])
+
+
+def test_pooler_settings_shown_when_disabled():
+    pooler = build(minimal(connectionPooler={"user": "pgb"}, enableConnectionPooler=False))["pooler"]
+    assert pooler["master"] is False and pooler["user"] == "pgb" and pooler["resources"] is None
 
 
 def test_scalar_coercions_for_hand_written_manifests():
