@@ -217,6 +217,35 @@ def model_from_manifest(cr, operator_config=None, existing_secrets=None):
     return model, conf
 
 
+def load_manifest_file(path):
+    """The first ``postgresql`` document of a YAML file (the only document is taken as is)."""
+    try:
+        import yaml
+    except ImportError:  # pragma: no cover
+        raise LocalClusterError("PyYAML is needed to read %s; install it or pass the manifest as a dict" % path) from None
+    try:
+        with open(path) as fh:
+            docs = [d for d in yaml.safe_load_all(fh) if d]
+    except (IOError, OSError) as err:
+        raise ManifestError("manifest_file", "cannot read %s (%s)" % (path, err.strerror or err),
+                            "pass the path of a postgresql manifest") from None
+    except yaml.YAMLError as err:
+        raise ManifestError("manifest_file", "%s is not valid YAML (%s)" % (path, err),
+                            "fix the YAML") from None
+    found = [d for d in docs if isinstance(d, dict) and str(d.get("kind", "")).lower() == "postgresql"]
+    if not found and len(docs) == 1 and isinstance(docs[0], dict):
+        found = docs
+    if not found:
+        raise ManifestError("manifest_file", "%s holds no postgresql object" % path,
+                            "pass a file with kind: postgresql (acid.zalan.do/v1)")
+    return found[0]
+
+
+def existing_secrets(state):
+    """``existing_secrets`` for ``build_model`` from a previous run's state (keeps passwords)."""
+    return dict(((state or {}).get("credentials") or {}).get("secrets") or {})
+
+
 # ---------------------------------------------------------------------------------------------
 # Pure rendering
 # ---------------------------------------------------------------------------------------------
@@ -665,15 +694,42 @@ def postmaster_pid(data_dir):
     return pid if pid_alive(pid, data_dir) else None
 
 
-def processes_using(path):
-    """PIDs whose command line mentions ``path`` (a check after teardown, never used to kill)."""
+def _argv(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as fh:
+            return [a.decode("utf-8", "replace") for a in fh.read().split(b"\0") if a]
+    except (IOError, OSError):
+        return []
+
+
+def _uid(pid):
+    try:
+        with open("/proc/%d/status" % pid) as fh:
+            for line in fh:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except (IOError, OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def processes_using(path, uid=None):
+    """PIDs (of ``uid``, when given) with an argument inside ``path``: a check after teardown.
+
+    Only whole arguments count (``/x/m0/patroni.yml``, ``-D /x/m0/data``), so a controller
+    command line such as ``-e state_dir=/x`` is not taken for a service. Never used to kill.
+    """
+    path = path.rstrip("/")
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
-        cmd = _cmdline(int(entry))
-        if cmd and path in cmd and pid_alive(int(entry)):
-            found.append(int(entry))
+        pid = int(entry)
+        if uid is not None and _uid(pid) != uid:
+            continue
+        args = _argv(pid)
+        if any(a == path or a.startswith(path + "/") for a in args) and pid_alive(pid):
+            found.append(pid)
     return sorted(found)
 
 
@@ -1112,7 +1168,7 @@ class LocalCluster(object):
                 stopped[member] = self.stop_member(member, state=state, timeout=timeout, signalled=True)
             etcd = state.get("etcd") or {}
             stopped["etcd"] = stop_pid(etcd.get("pid"), os.path.join(self.state_dir, "etcd"), timeout=timeout)
-        leftover = processes_using(self.state_dir)
+        leftover = processes_using(self.state_dir, self.user.pw_uid)
         if leftover:
             raise LocalClusterError("processes still use %s after the stop (PIDs %s); the data was kept. Stop "
                                     "them, then run state=absent again" % (

@@ -1,0 +1,135 @@
+"""playbooks/local.yml end to end: present -> status table -> absent, for the minimal manifest.
+
+One real cluster (etcd + 2 Patroni members) for the whole module. Teardown must leave no
+process and no data behind, and no password may ever appear in the playbook output.
+"""
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+from ansible_collections.pgfleet.postgres.plugins.module_utils import localcluster as lc
+
+pytestmark = pytest.mark.patroni
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+MANIFEST = os.path.join(REPO, "examples", "minimal-postgres-manifest.yaml")
+PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+
+
+def _skip_reason():
+    for path in (lc.DEFAULT_ETCD, lc.DEFAULT_PATRONI, os.path.join(lc.DEFAULT_PG_BIN_DIR, "postgres"), PLAYBOOK_BIN):
+        if not os.access(path, os.X_OK):
+            return "%s missing: run bash scripts/setup.sh" % path
+    if os.geteuid() != 0 and pwd.getpwuid(os.geteuid()).pw_name != lc.DEFAULT_OS_USER:
+        return "needs root (to run services as postgres) or the postgres user"
+    return None
+
+
+def playbook(state_dir, state, *extra):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0", PY_COLORS="0")
+    cmd = [PLAYBOOK_BIN, "playbooks/local.yml", "-e", "manifest=%s" % MANIFEST, "-e", "state=%s" % state,
+           "-e", "state_dir=%s" % state_dir] + list(extra)
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def table_rows(output):
+    """Member rows printed by the role's debug task (lines starting with '- <cluster>-N')."""
+    rows = []
+    for line in output.splitlines():
+        parts = line.strip().lstrip("-").strip().strip("'").split()
+        if parts and parts[0].startswith("acid-minimal-cluster-") and len(parts) >= 6:
+            rows.append(parts)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def state_dir():
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    path = tempfile.mkdtemp(prefix="pgf-pb-")
+    shutil.rmtree(path)
+    yield path
+    # Whatever happened above, stop what was started and remove the data.
+    if os.path.exists(os.path.join(path, "state.json")):
+        lc.LocalCluster("acid-minimal-cluster", state_dir=path).absent(timeout=30)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def present(state_dir):
+    rc, out = playbook(state_dir, "present")
+    assert rc == 0, out
+    return out
+
+
+def test_check_mode_creates_nothing(state_dir):
+    rc, out = playbook(state_dir, "present", "--check")
+    assert rc == 0, out
+    assert not os.path.exists(state_dir)
+
+
+def test_present_prints_a_healthy_member_table(present, state_dir):
+    rows = table_rows(present)
+    assert sorted(r[0] for r in rows) == ["acid-minimal-cluster-0", "acid-minimal-cluster-1"]
+    roles = sorted((r[1], r[2]) for r in rows)
+    assert roles == [("leader", "running"), ("replica", "streaming")]
+    assert "18 requested; the local target runs PostgreSQL 15" in " ".join(present.split())
+    assert "credentials_file: %s/state.json" % state_dir in present
+
+
+def test_state_file_is_private_and_holds_the_credentials(present, state_dir):
+    path = os.path.join(state_dir, "state.json")
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    with open(path) as fh:
+        state = json.load(fh)
+    assert state["credentials"]["superuser"]["username"] == "postgres"
+    for member, info in state["members"].items():
+        assert lc.pid_alive(info["pid"], info["config"]), member
+        # the recorded PID is Patroni itself, not a wrapper
+        assert "patroni" in lc._cmdline(info["pid"])
+
+
+def test_rerun_changes_nothing(present, state_dir):
+    rc, out = playbook(state_dir, "present")
+    assert rc == 0, out
+    assert "changed=0" in out
+
+
+def test_status_prints_the_table_and_no_password(present, state_dir):
+    rc, out = playbook(state_dir, "status")
+    assert rc == 0, out
+    assert len(table_rows(out)) == 2
+    with open(os.path.join(state_dir, "state.json")) as fh:
+        creds = json.load(fh)["credentials"]
+    secrets = [creds["superuser"]["password"], creds["replication"]["password"], creds["restapi"]["password"]]
+    secrets += [s["password"] for s in creds["secrets"].values()]
+    for text in (present, out):
+        for secret in secrets:
+            assert secret not in text
+
+
+def test_absent_leaves_no_process_and_no_data(present, state_dir):
+    with open(os.path.join(state_dir, "state.json")) as fh:
+        state = json.load(fh)
+    pids = [state["etcd"]["pid"]] + [m["pid"] for m in state["members"].values()]
+    postmasters = [lc.postmaster_pid(m["data_dir"]) for m in state["members"].values()]
+    assert all(postmasters)
+    rc, out = playbook(state_dir, "absent")
+    assert rc == 0, out
+    assert not os.path.exists(state_dir)
+    for pid in pids + postmasters:
+        assert not lc.pid_alive(pid, state_dir), pid
+    assert lc.processes_using(state_dir) == []
+    # absent again: nothing to do
+    rc, out = playbook(state_dir, "absent")
+    assert rc == 0, out
+    assert "changed=0" in out
