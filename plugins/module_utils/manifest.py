@@ -273,12 +273,12 @@ def container_resources(resources, config, container="postgres", ignore_limits=F
         if warnings is not None:
             warnings.append(msg)
 
-    # 2. minimum limits (postgres only)
+    # 2. minimum limits (postgres only); like Zalando, a missing limit counts as 0 and is raised too
     if container == "postgres" and not ignore_limits:
         for res in ("cpu", "memory"):
             minimum = config["min_%s_limit" % res]
-            if minimum and res in lim and parse_quantity(lim[res]) < parse_quantity(minimum):
-                note("%s.limits.%s: %s is below min_%s_limit %s, raised to %s" % (field, res, lim[res], res, minimum, minimum))
+            if minimum and parse_quantity(lim.get(res, "0")) < parse_quantity(minimum):
+                note("%s.limits.%s: %s is below min_%s_limit %s, raised to %s" % (field, res, lim.get(res, "unset"), res, minimum, minimum))
                 lim[res] = minimum
     # 3. a limit below its request is raised to the request
     for res in sorted(set(req) & set(lim)):

@@ -293,8 +293,16 @@ def test_sidecar_and_pooler_resources_skip_min_and_max():
 
 
 def test_empty_default_leaves_the_value_out():
-    res = m.container_resources({}, cfg(default_cpu_limit="", default_memory_limit=""))
+    res = m.container_resources({}, cfg(default_cpu_limit="", default_memory_limit="", min_cpu_limit="", min_memory_limit=""))
     assert res == {"requests": {"cpu": "100m", "memory": "100Mi"}, "limits": {}}
+
+
+def test_missing_limit_is_raised_to_the_minimum_like_zalando():
+    warnings = []
+    res = m.container_resources({}, cfg(default_cpu_limit="", default_memory_limit=""), warnings=warnings)
+    assert res["limits"] == {"cpu": "250m", "memory": "250Mi"}
+    assert "unset is below min_cpu_limit" in warnings[0]
+    assert m.container_resources({}, cfg(default_cpu_limit=""), "sidecar")["limits"] == {"memory": "500Mi"}
 
 
 # --------------------------------------------------------------------------------------------
