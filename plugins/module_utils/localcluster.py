@@ -565,6 +565,48 @@ def format_table(rows):
 
 
 # ---------------------------------------------------------------------------------------------
+# Roles and databases (what the operator does after the pods are up)
+# ---------------------------------------------------------------------------------------------
+def spilo_bootstrap_roles(model):
+    """Roles that Spilo's post-init script creates and the model refers to without managing them.
+
+    Plain PostgreSQL has no such script: the team admin role (``team_admin_role``, ``admin``),
+    which manifest users get ``ADMIN`` to, is created here as a NOLOGIN role with CREATEDB.
+    """
+    names = set(r["name"] for r in model.get("roles") or [])
+    needed = set()
+    for role in model.get("roles") or []:
+        if role.get("admin") and role["admin"] not in names:
+            needed.add(role["admin"])
+    return [{"name": name, "origin": "system", "flags": ["CREATEDB"], "member_of": [], "admin": None,
+             "parameters": {}, "password": None, "secret": None, "is_db_owner": False} for name in sorted(needed)]
+
+
+def sync_sql(model, credentials, pg_port, check_mode=False):
+    """Converge the model's roles (passwords from their secrets), databases and prepared databases.
+
+    The same module_utils as ``postgresql_role_sync``/``postgresql_database_sync``, against the
+    leader on loopback. Returns ``{"changed", "roles": [...actions], "databases": [...actions],
+    "warnings"}``; no password or verifier is in it.
+    """
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.dbsync import sync_databases
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.rolesync import sync_roles
+
+    params = {"login_host": LOOPBACK, "login_port": int(pg_port),
+              "login_user": credentials["superuser"]["username"],
+              "login_password": credentials["superuser"]["password"], "login_db": "postgres",
+              "ssl_mode": "disable", "connect_timeout": 10}
+    encryption = ((model.get("spec") or {}).get("postgresql") or {}).get("parameters", {}).get(
+        "password_encryption") or "scram-sha-256"
+    desired = spilo_bootstrap_roles(model) + copy.deepcopy(model.get("roles") or [])
+    roles = sync_roles(params, desired, check_mode=check_mode, password_encryption=encryption)
+    dbs = sync_databases(params, dict(model.get("databases") or {}),
+                         copy.deepcopy(model.get("prepared_databases") or []), check_mode=check_mode)
+    return {"changed": bool(roles["changed"] or dbs["changed"]), "roles": roles["actions"],
+            "databases": dbs["actions"], "warnings": list(roles["warnings"]) + list(dbs["warnings"])}
+
+
+# ---------------------------------------------------------------------------------------------
 # Host facts and process helpers
 # ---------------------------------------------------------------------------------------------
 def host_facts(pg_bin_dir=DEFAULT_PG_BIN_DIR, etcd_bin=DEFAULT_ETCD):

@@ -105,6 +105,18 @@ options:
     type: path
     default: /usr/bin/etcd
     version_added: 0.1.0
+  sync_sql:
+    description:
+      - With O(state=present), once the cluster is healthy, create and converge on the leader what the
+        operator manages in the database, from the same model as the Kubernetes path. That is the
+        manifest's users (with the passwords of their credential secrets), C(databases) and
+        C(preparedDatabases) (roles, schemas, extensions, default privileges), through the same code
+        as M(pgfleet.postgres.postgresql_role_sync) and M(pgfleet.postgres.postgresql_database_sync).
+      - The team admin role (C(team_admin_role)) that Spilo's post-init script creates is created too.
+      - A rerun with nothing to do sends no write statement.
+    type: bool
+    default: true
+    version_added: 0.1.0
   wait:
     description:
       - With O(state=present), wait until 1 leader and N-1 streaming replicas answer.
@@ -249,6 +261,13 @@ pg_version:
   returned: when state is present
   type: str
   sample: "15"
+sql:
+  description:
+    - What the SQL sync did (O(sync_sql)); C(roles) and C(databases) list the actions, without
+      passwords or verifiers.
+  returned: when state is present and sync_sql is true
+  type: dict
+  sample: {"changed": true, "roles": [{"action": "create", "role": "zalando"}], "databases": [], "warnings": []}
 stopped:
   description: What happened to each process on O(state=absent) (C(stopped), C(killed), C(not running)).
   returned: when state is absent and not in check mode
@@ -275,6 +294,7 @@ def argument_spec():
         patroni_bin=dict(type="path", default=lc.DEFAULT_PATRONI),
         pg_bin_dir=dict(type="path", default=lc.DEFAULT_PG_BIN_DIR),
         etcd_bin=dict(type="path", default=lc.DEFAULT_ETCD),
+        sync_sql=dict(type="bool", default=True),
         wait=dict(type="bool", default=True),
         timeout=dict(type="float", default=120),
         stop_timeout=dict(type="float", default=30),
@@ -316,19 +336,39 @@ def run(module):
                              % (what, path, what))
     previous = cluster.load_state()
     model, spilo_conf = lc.model_from_manifest(manifest, p["operator_config"], lc.existing_secrets(previous))
+    for secret in model.get("secrets") or []:
+        if secret.get("password"):
+            module.no_log_values.add(secret["password"])
     plan = cluster.plan_present(model, spilo_conf)
+    module.no_log_values.add(plan["credentials"]["restapi"]["password"])
     for warning in plan["warnings"]:
         module.warn(warning)
     result.update(changed=bool(plan["actions"]), actions=plan["actions"], pg_version=lc.LOCAL_PG_VERSION)
     if module.check_mode:
         result["exists"] = previous is not None
         if previous is not None:
+            status = cluster.status()
+            result.update(_public_status(status))
             result.update(_summary(cluster))
+            if p["sync_sql"] and status["healthy"] and not plan["actions"]:
+                _sync_sql(module, result, cluster, model, plan, status)
         return result
     cluster.apply(plan, timeout=p["timeout"], wait=p["wait"])
-    result.update(_public_status(cluster.status()))
+    status = cluster.status()
+    result.update(_public_status(status))
     result.update(_summary(cluster))
+    if p["sync_sql"] and p["wait"]:
+        _sync_sql(module, result, cluster, model, plan, status)
     return result
+
+
+def _sync_sql(module, result, cluster, model, plan, status):
+    leader = next(r for r in status["members"] if r["member"] == status["leader"])
+    done = lc.sync_sql(model, plan["credentials"], leader["pg_port"], check_mode=module.check_mode)
+    for warning in done["warnings"]:
+        module.warn(warning)
+    result["sql"] = done
+    result["changed"] = result["changed"] or done["changed"]
 
 
 def _public_status(status):

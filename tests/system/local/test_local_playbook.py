@@ -98,6 +98,23 @@ def test_state_file_is_private_and_holds_the_credentials(present, state_dir):
         assert "patroni" in lc._cmdline(info["pid"])
 
 
+def test_manifest_users_and_databases_exist(present, state_dir):
+    import psycopg
+
+    with open(os.path.join(state_dir, "state.json")) as fh:
+        state = json.load(fh)
+    secret = next(s for s in state["credentials"]["secrets"].values() if s["username"] == "zalando")
+    ports = ",".join(str(m["pg_port"]) for m in state["members"].values())
+    conninfo = "host=%s port=%s dbname=foo user=zalando target_session_attrs=read-write" % (
+        ",".join("127.0.0.1" for _ in state["members"]), ports)
+    with psycopg.connect(conninfo, password=secret["password"], connect_timeout=5) as conn:
+        owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'foo'").fetchone()[0]
+        assert owner == "zalando"
+        roles = set(r[0] for r in conn.execute("SELECT rolname FROM pg_roles").fetchall())
+        assert {"zalando", "foo_user", "bar_owner", "bar_reader", "bar_writer", "admin"} <= roles
+        assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = 'bar'").fetchone()[0] == 1
+
+
 def test_rerun_changes_nothing(present, state_dir):
     rc, out = playbook(state_dir, "present")
     assert rc == 0, out
