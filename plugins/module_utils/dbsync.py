@@ -26,6 +26,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from concurrent.futures import ThreadPoolExecutor
+
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
     ManifestError,
     ManifestErrors,
@@ -40,6 +42,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import (
     stmt,
 )
 
+READ_WORKERS = 4
 RESERVED_DATABASES = frozenset(["postgres", "template0", "template1"])
 OBJECT_KEYWORDS = {"n": "SCHEMAS", "r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYPES"}
 PRIVILEGE_ORDER = ["SELECT", "INSERT", "UPDATE", "DELETE", "USAGE", "EXECUTE"]
@@ -99,11 +102,18 @@ def read_snapshot(params, prepared_names):
         databases = {name: owner for name, owner in session.fetch(CLUSTER_DATABASES)}
         roles = sorted(r[0] for r in session.fetch(CLUSTER_ROLES))
         available = sorted(r[0] for r in session.fetch(CLUSTER_EXTENSIONS))
-    per_db = {}
-    for name in prepared_names:
-        if name in databases:
-            with Session(params, dbname=name) as session:
-                per_db[name] = read_database(session)
+    existing = [name for name in prepared_names if name in databases]
+
+    def read_one(name):
+        with Session(params, dbname=name) as session:
+            return read_database(session)
+
+    # One connection per database; a few at a time (connecting dominates a no-op sync).
+    if len(existing) > 1:
+        with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
+            per_db = dict(zip(existing, pool.map(read_one, existing), strict=True))
+    else:
+        per_db = {name: read_one(name) for name in existing}
     return {"databases": databases, "roles": roles, "available_extensions": available, "per_db": per_db}
 
 

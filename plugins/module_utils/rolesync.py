@@ -408,7 +408,7 @@ def _role_view(attrs, memberships, name, parameters, password):
 
 
 def _verify_many(checks):
-    """``checks``: list of (password, stored, username) -> list of bool."""
+    """``checks``: list of (password, stored, username, tag_key) -> list of bool."""
     def one(item):
         return scram.verify(*item)
     if len(checks) < PARALLEL_VERIFY_FROM:
@@ -417,12 +417,23 @@ def _verify_many(checks):
         return list(pool.map(one, checks))
 
 
+def _hash_many(items):
+    """``items``: list of (password, username, encryption, tag_key) -> list of verifiers."""
+    def one(item):
+        return scram.verifier_for(*item)
+    if len(items) < PARALLEL_VERIFY_FROM:
+        return [one(i) for i in items]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(one, items))
+
+
 def plan_roles(desired, snapshot, login_user="postgres", password_encryption=scram.SCRAM,
-               drop_removed=False, removed=(), reassign_to=None):
+               drop_removed=False, removed=(), reassign_to=None, tag_key=None):
     """Compute the plan that makes the catalog match ``desired`` (a list of CONTRACTS role dicts).
 
     Raises ``ManifestErrors`` for any invalid input (names, flags, references, drop policy),
-    before a single statement exists.
+    before a single statement exists. ``tag_key`` enables the fast path of ``scram`` for
+    verifiers this sync wrote itself.
     """
     roles = normalise_roles(desired)
     live = snapshot["roles"]
@@ -474,9 +485,15 @@ def plan_roles(desired, snapshot, login_user="postgres", password_encryption=scr
             continue
         if not scram.is_hashed(pw) and scram.kind(stored) != password_encryption:
             continue  # wrong method stored: re-set below without verifying
-        checks.append((pw, stored, name))
+        checks.append((pw, stored, name, tag_key))
         check_names.append(name)
     verified = dict(zip(check_names, _verify_many(checks), strict=True))
+    # New verifiers, built in one batch too (PBKDF2 again).
+    to_hash = [name for name, role in roles.items() if role["password"] is not None
+               and (name not in live or not verified.get(name, False))]
+    new_verifiers = dict(zip(to_hash, _hash_many([(roles[n]["password"], n, password_encryption, tag_key)
+                                                       for n in to_hash]),
+                             strict=True))
 
     create, alter, passwords, params, revokes, grants = [], [], [], [], [], []
     touched = set()
@@ -488,7 +505,7 @@ def plan_roles(desired, snapshot, login_user="postgres", password_encryption=scr
             parts = [sql.SQL("CREATE ROLE {} WITH ").format(ident(name)), keywords(_create_keywords(attrs))]
             shown = list(parts)
             if pw is not None:
-                real, masked = _password_clause(scram.verifier_for(pw, name, password_encryption))
+                real, masked = _password_clause(new_verifiers[name])
                 parts += [sql.SQL(" "), real]
                 shown += [sql.SQL(" "), masked]
             create.append(Action("create_role", name, [Statement(sql.Composed(parts), sql.Composed(shown))],
@@ -505,7 +522,7 @@ def plan_roles(desired, snapshot, login_user="postgres", password_encryption=scr
             ], flags=words))
             touched.add(name)
         if pw is not None and not verified.get(name, False):
-            real, masked = _password_clause(scram.verifier_for(pw, name, password_encryption))
+            real, masked = _password_clause(new_verifiers[name])
             head = sql.SQL("ALTER ROLE {} WITH ").format(ident(name))
             passwords.append(Action("set_password", name, [
                 Statement(sql.Composed([head, real]), sql.Composed([head, masked]))]))
@@ -672,7 +689,8 @@ def sync_roles(params, desired, check_mode=False, password_encryption=scram.SCRA
     with Session(params) as session:
         snapshot = read_snapshot(session, with_databases=bool(drop_removed))
     plan = plan_roles(desired, snapshot, login_user=login_user, password_encryption=password_encryption,
-                      drop_removed=drop_removed, removed=removed, reassign_to=reassign_to)
+                      drop_removed=drop_removed, removed=removed, reassign_to=reassign_to,
+                      tag_key=scram.tag_key_from(params.get("login_password")))
     writes, queries = apply_plan(plan, params, check_mode=check_mode)
     return {
         "changed": plan.changed,

@@ -115,12 +115,19 @@ class Postgres(object):
             conn.execute("ALTER ROLE postgres RESET ALL")
 
 
+def _terminated(signum, _frame):
+    raise SystemExit("terminated by signal %d" % signum)
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     if not os.path.exists(os.path.join(PG_BIN, "initdb")):
         pytest.skip("PostgreSQL 15 is not installed (scripts/setup.sh installs it)")
     base = tempfile.mkdtemp(prefix="pgfleet-sql-")
     server = Postgres(base)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        # a terminated test run still unwinds through this fixture and stops the server
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         server.start()
         yield server

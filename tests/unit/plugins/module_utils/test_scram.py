@@ -78,3 +78,27 @@ def test_saslprep():
     # a verifier from a non-ASCII password verifies through the same normalisation
     stored = scram.scram_verifier("I\u00adX")
     assert scram.verify("IX", stored, "u")
+
+
+def test_tagged_verifiers_fast_path():
+    key = scram.tag_key_from("superuser-password")
+    v = scram.scram_verifier("pw", tag_key=key, username="alice")
+    salt = scram.parse_scram(v)[1]
+    assert len(salt) == 16
+    assert scram.tagged("pw", v, "alice", key)
+    assert not scram.tagged("pw2", v, "alice", key)
+    assert not scram.tagged("pw", v, "bob", key)
+    assert not scram.tagged("pw", v, "alice", scram.tag_key_from("other"))
+    # the verifier is a normal one: full verification agrees, with or without the key
+    assert scram.verify("pw", v, "alice") and scram.verify("pw", v, "alice", key)
+    assert not scram.verify("pw2", v, "alice", key)
+    # two verifiers of the same password differ (random part of the salt)
+    assert v != scram.scram_verifier("pw", tag_key=key, username="alice")
+
+
+def test_untagged_verifiers_fall_back_to_pbkdf2():
+    key = scram.tag_key_from("k")
+    foreign = scram.scram_verifier("pw")  # random salt, e.g. written by the server
+    assert not scram.tagged("pw", foreign, "u", key)
+    assert scram.verify("pw", foreign, "u", key)
+    assert scram.tag_key_from("") is None and scram.tag_key_from(None) is None
