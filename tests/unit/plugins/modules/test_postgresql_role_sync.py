@@ -61,3 +61,17 @@ def test_connection_error_is_clear(run):
 def test_unknown_role_key_refused(run):
     out = run({"roles": [{"name": "u", "flagz": []}], "login_port": 1})
     assert out.kind == "fail" and "flagz" in out.result["msg"]
+
+
+def test_doc_fragment_matches_the_common_spec():
+    import yaml
+    from ansible_collections.pgfleet.postgres.plugins.doc_fragments.postgres import ModuleDocFragment
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import postgres_argument_spec
+
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    spec = postgres_argument_spec()
+    assert set(documented) == set(spec)
+    for name, option in spec.items():
+        assert documented[name]["type"] == option["type"]
+        assert documented[name].get("default") == option.get("default"), name
+        assert documented[name].get("choices") == option.get("choices"), name
