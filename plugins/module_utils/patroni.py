@@ -338,8 +338,7 @@ def parse_cluster(cluster, statuses=None, config=None):
             m.pending_restart = bool(status.get("pending_restart"))
             m.pending_restart_reason = status.get("pending_restart_reason") or {}
             m.scheduled_restart = status.get("scheduled_restart")
-            if status.get("tags") is not None:
-                m.tags = status.get("tags") or {}
+            m.tags = status.get("tags") or {}  # live answer wins: Patroni omits tags that are all false
             m.sync_standby = bool(status.get("sync_standby"))
             state = status.get("state")
             if live in ("primary", "master"):
@@ -716,7 +715,7 @@ def member_problems(state, member, max_lag=None, purpose="switchover"):
     if member.nofailover:
         problems.append(("nofailover", "carries the nofailover tag"))
     if member.reachable is False:
-        problems.append(("unreachable", "its REST API at %s does not answer" % member.api_url))
+        problems.append(("unreachable", "does not answer on its REST API at %s" % member.api_url))
     elif member.state not in HEALTHY_STATES:
         problems.append(("state", "is %s (needs running or streaming)" % (member.state or "in an unknown state")))
     leader = state.leader_member
@@ -727,7 +726,7 @@ def member_problems(state, member, max_lag=None, purpose="switchover"):
         limit = state.max_lag_on_failover if max_lag is None else max_lag
         lag = member.gate_lag
         if lag is None:
-            problems.append(("lag_unknown", "its replication lag is unknown"))
+            problems.append(("lag_unknown", "has an unknown replication lag"))
         elif lag > limit:
             problems.append(("lag", "lags %d bytes behind the leader (limit %d)" % (lag, limit)))
     if state.synchronous_mode is True and member.name not in state.sync_standbys:
