@@ -440,7 +440,7 @@ BAD_SCHEMAS = [
 ]
 
 
-@pytest.mark.parametrize("schema,expected", [(s, e) for _, s, e in BAD_SCHEMAS], ids=[n for n, _, _ in BAD_SCHEMAS])
+@pytest.mark.parametrize("schema,expected", [row[1:] for row in BAD_SCHEMAS], ids=[row[0] for row in BAD_SCHEMAS])
 def test_structural_checker_catches(schema, expected):
     errors = structural_errors(schema)
     assert any(expected in e for e in errors), errors
@@ -463,7 +463,7 @@ GOOD_SCHEMAS = [
 ]
 
 
-@pytest.mark.parametrize("schema", [s for _, s in GOOD_SCHEMAS], ids=[n for n, _ in GOOD_SCHEMAS])
+@pytest.mark.parametrize("schema", [row[1] for row in GOOD_SCHEMAS], ids=[row[0] for row in GOOD_SCHEMAS])
 def test_structural_checker_accepts(schema):
     assert structural_errors(schema) == []
 
@@ -676,7 +676,7 @@ VALID_VARIANTS = [
 ]
 
 
-@pytest.mark.parametrize("changes", [c for _, c in VALID_VARIANTS], ids=[n for n, _ in VALID_VARIANTS])
+@pytest.mark.parametrize("changes", [row[1] for row in VALID_VARIANTS], ids=[row[0] for row in VALID_VARIANTS])
 def test_valid_variants(changes):
     assert manifest_errors(with_changes(changes)) == []
 
@@ -742,7 +742,7 @@ def test_invalid_table_is_large_enough():
     assert len(INVALID) >= 15
 
 
-@pytest.mark.parametrize("changes,expected", [(c, e) for _, c, e in INVALID], ids=[n for n, _, _ in INVALID])
+@pytest.mark.parametrize("changes,expected", [row[1:] for row in INVALID], ids=[row[0] for row in INVALID])
 def test_invalid_manifest_names_the_field(changes, expected):
     errors = manifest_errors(with_changes(changes))
     assert errors, "accepted an invalid manifest"
@@ -758,11 +758,11 @@ CIDR = re.compile(SPEC["properties"]["allowedSourceRanges"]["items"]["pattern"])
 def test_cidr_pattern_accepts_what_ipaddress_accepts():
     rng = random.Random(7)
     samples = []
-    for _ in range(300):
+    for _round in range(300):
         v4 = ipaddress.IPv4Network((rng.getrandbits(32), rng.randint(0, 32)), strict=False)
         samples.append("%s/%d" % (v4.network_address, v4.prefixlen))
         zeros = rng.randint(0, 7)
-        groups = [rng.getrandbits(16) if rng.random() < 0.6 else 0 for _ in range(8 - zeros)] + [0] * zeros
+        groups = [rng.getrandbits(16) if rng.random() < 0.6 else 0 for _group in range(8 - zeros)] + [0] * zeros
         rng.shuffle(groups)
         address = ipaddress.IPv6Address(int("".join("%04x" % g for g in groups), 16))
         prefix = rng.randint(0, 128)

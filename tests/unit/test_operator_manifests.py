@@ -291,7 +291,7 @@ def dockerfile_instructions():
     for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
-            word, _, rest = line.partition(" ")
+            word, _sep, rest = line.partition(" ")
             out.append((word.upper(), rest.strip()))
     return out
 
@@ -353,7 +353,7 @@ def test_operator_requirements():
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (kustomize) not installed")
 def test_kustomize_build_default():
     out = subprocess.run(["kubectl", "kustomize", os.path.join(CONFIG, "default")], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     docs = [d for d in yaml.safe_load_all(out.stdout) if d]
     by_kind = {}
