@@ -88,7 +88,7 @@ def read_database(session):
     schemas = {}
     for name, owner, usage in session.fetch(DB_SCHEMAS):
         schemas[name] = {"owner": owner, "usage": sorted(usage or [])}
-    extensions = {name: schema for name, schema in session.fetch(DB_EXTENSIONS)}
+    extensions = dict(session.fetch(DB_EXTENSIONS))
     default_acl = {}
     for owner, schema, objtype, grantee, privilege in session.fetch(DB_DEFAULT_ACL):
         default_acl.setdefault((owner, schema, objtype), {}).setdefault(grantee, set()).add(privilege)
@@ -99,7 +99,7 @@ def read_snapshot(params, prepared_names):
     """Cluster-level facts from the maintenance database, plus ``read_database`` of every prepared
     database that exists."""
     with Session(params) as session:
-        databases = {name: owner for name, owner in session.fetch(CLUSTER_DATABASES)}
+        databases = dict(session.fetch(CLUSTER_DATABASES))
         roles = sorted(r[0] for r in session.fetch(CLUSTER_ROLES))
         available = sorted(r[0] for r in session.fetch(CLUSTER_EXTENSIONS))
     existing = [name for name in prepared_names if name in databases]
@@ -533,7 +533,7 @@ def sync_databases(params, databases, prepared, check_mode=False):
     snapshot = read_snapshot(params, names)
     plan = plan_databases(databases, prepared, snapshot)
     writes, queries, not_run = apply_plan(plan, params, check_mode=check_mode)
-    warnings = list(plan.warnings)
+    warnings = list(dict.fromkeys(plan.warnings))  # a re-planned new database may repeat one
     if check_mode and plan.missing_roles:
         warnings.append("roles %s do not exist yet, so the plan was not tried against the server (normal when "
                         "role sync ran in check mode too)" % ", ".join(plan.missing_roles))

@@ -228,8 +228,9 @@ class Session(object):
             else:
                 self.conn.rollback()
         except psycopg.Error as exc:
-            raise PostgresError("%s in database %s failed: %s" % ("COMMIT" if commit else "ROLLBACK", self.dbname,
-                                                                   _first_line(exc)), database=self.dbname) from exc
+            what = "COMMIT" if commit else "ROLLBACK"
+            raise PostgresError("%s in database %s failed: %s" % (what, self.dbname, _first_line(exc)),
+                                database=self.dbname) from exc
 
     def close(self, commit=False):
         if self.conn is None:

@@ -137,7 +137,7 @@ def parse_setconfig(setconfig):
     """``["search_path=\\"$user\\", data", "work_mem=64MB"]`` -> ``{"search_path": ..., "work_mem": ...}``."""
     result = {}
     for item in setconfig or []:
-        name, _, value = item.partition("=")
+        name, _sep, value = item.partition("=")
         result[name.lower()] = value
     return result
 
@@ -168,7 +168,7 @@ def _param_value(name, value):
 
 def attributes_from_flags(flags):
     """The full attribute map (``{"LOGIN": True, ...}``) a flag list asks for."""
-    attrs = {name: default for name, (_, default) in ATTRIBUTES.items()}
+    attrs = {name: spec[1] for name, spec in ATTRIBUTES.items()}
     for flag in flags:
         if flag in ATTRIBUTES:
             attrs[flag] = True
@@ -491,9 +491,8 @@ def plan_roles(desired, snapshot, login_user="postgres", password_encryption=scr
     # New verifiers, built in one batch too (PBKDF2 again).
     to_hash = [name for name, role in roles.items() if role["password"] is not None
                and (name not in live or not verified.get(name, False))]
-    new_verifiers = dict(zip(to_hash, _hash_many([(roles[n]["password"], n, password_encryption, tag_key)
-                                                       for n in to_hash]),
-                             strict=True))
+    hash_jobs = [(roles[n]["password"], n, password_encryption, tag_key) for n in to_hash]
+    new_verifiers = dict(zip(to_hash, _hash_many(hash_jobs), strict=True))
 
     create, alter, passwords, params, revokes, grants = [], [], [], [], [], []
     touched = set()
@@ -605,8 +604,8 @@ def _create_keywords(attrs):
 
 
 def _set_param(name, key, value):
-    return Statement(sql.SQL("ALTER ROLE {} SET {} TO {}").format(ident(name), _param_ident(key),
-                                                                   _param_value(key, value)))
+    query = sql.SQL("ALTER ROLE {} SET {} TO {}")
+    return Statement(query.format(ident(name), _param_ident(key), _param_value(key, value)))
 
 
 def _plan_drops(plan, roles, snapshot, removed, reassign_to, login_user):

@@ -27,13 +27,15 @@ description:
     (PostgreSQL does not allow it in a transaction); then one transaction per prepared database. In check mode
     the transactions are rolled back and C(CREATE DATABASE) is only shown (O(ignore:planned_queries)).
 author:
-  - pgfleet maintainers
+  - pgfleet maintainers (@pgfleet)
 extends_documentation_fragment:
   - pgfleet.postgres.postgres
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
 options:
   databases:
@@ -178,7 +180,7 @@ SCHEMA_SPEC = dict(
 PREPARED_SPEC = dict(
     name=dict(type="str", required=True),
     owner=dict(type="str"),
-    secret_namespace=dict(type="str"),
+    secret_namespace=dict(type="str", no_log=False),
     default_users=dict(type="bool", default=False),
     extensions=dict(type="dict", default={}),
     schemas=dict(type="list", elements="dict", default=[], options=SCHEMA_SPEC),

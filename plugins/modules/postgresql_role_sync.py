@@ -27,13 +27,15 @@ description:
     desired are dropped after C(REASSIGN OWNED) and C(DROP OWNED) in every database.
   - A sync with nothing to do sends no write statement at all.
 author:
-  - pgfleet maintainers
+  - pgfleet maintainers (@pgfleet)
 extends_documentation_fragment:
   - pgfleet.postgres.postgres
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
 options:
   roles:
@@ -213,7 +215,7 @@ ROLE_SPEC = dict(
     admin=dict(type="str"),
     parameters=dict(type="dict", default={}),
     password=dict(type="str", no_log=True),
-    secret=dict(type="dict"),
+    secret=dict(type="dict", no_log=False),
     is_db_owner=dict(type="bool", default=False),
 )
 
