@@ -1,0 +1,81 @@
+"""Helpers of the render tests: run ``playbooks/render.yml`` like a user does
+(``.venv/bin/ansible-playbook`` in the repo root) and read back what it wrote.
+
+A module of its own (not conftest.py): every test area has a conftest.py, so ``from conftest
+import`` could pick up another area's.
+"""
+
+import base64
+import glob
+import os
+import subprocess
+
+import yaml
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+PLAYBOOK_BIN = os.path.join(REPO, ".venv", "bin", "ansible-playbook")
+REFERENCE = "/work/shared/reference/manifests"
+
+
+def run_render(manifest, output_dir, config=None, pod_env=None, extra=()):
+    """One ``ansible-playbook playbooks/render.yml`` run; returns the CompletedProcess."""
+    args = [PLAYBOOK_BIN, "playbooks/render.yml", "-e", "manifest=%s" % manifest, "-e", "output_dir=%s" % output_dir]
+    if config:
+        args += ["-e", "operator_config=%s" % config]
+    for key, path in sorted((pod_env or {}).items()):
+        args += ["-e", "pod_environment_%s=%s" % (key, path)]
+    args += list(extra)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1", NO_COLOR="1")
+    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+def read_objects(output_dir):
+    """The written objects, in file (= apply) order, as ``[(file name, object)]``."""
+    result = []
+    for path in sorted(glob.glob(os.path.join(output_dir, "*.yaml"))):
+        with open(path) as handle:
+            result.append((os.path.basename(path), yaml.safe_load(handle)))
+    return result
+
+
+def passwords(objects):
+    return dict((obj["metadata"]["name"], base64.b64decode(obj["data"]["password"]).decode())
+                for _, obj in objects if obj["kind"] == "Secret")
+
+
+class Rendered(object):
+    def __init__(self, case, output_dir, first, second, objects_first, objects_second):
+        self.case = case
+        self.output_dir = output_dir
+        self.first = first
+        self.second = second
+        self.objects = objects_second
+        self.objects_first = objects_first
+
+    def get(self, kind, name=None):
+        found = [o for _, o in self.objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+        assert found, "no %s %s rendered for %s" % (kind, name or "", self.case["id"])
+        return found[0]
+
+    def all(self, kind):
+        return [o for _, o in self.objects if o["kind"] == kind]
+
+    def kinds(self):
+        return [o["kind"] for _, o in self.objects]
+
+    @property
+    def statefulset(self):
+        return self.get("StatefulSet")
+
+    @property
+    def pod(self):
+        return self.statefulset["spec"]["template"]["spec"]
+
+    def container(self, name):
+        for c in self.pod["containers"] + self.pod.get("initContainers", []):
+            if c["name"] == name:
+                return c
+        raise AssertionError("no container %s" % name)
+
+    def env(self, container="postgres"):
+        return dict((e["name"], e.get("value", e.get("valueFrom"))) for e in self.container(container)["env"])
