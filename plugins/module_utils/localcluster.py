@@ -30,11 +30,9 @@ import copy
 import json
 import os
 import pwd
-import secrets as _random
 import shutil
 import signal
 import socket
-import string
 import subprocess
 import time
 
@@ -49,6 +47,9 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
     ManifestError,
     PgfleetError,
 )
+from ansible_collections.pgfleet.postgres.plugins.module_utils.manifest import build_model
+from ansible_collections.pgfleet.postgres.plugins.module_utils.secrets import generate_password
+from ansible_collections.pgfleet.postgres.plugins.module_utils.spilo import spilo_configuration
 
 DEFAULT_STATE_ROOT = "/var/lib/pgfleet/clusters"
 DEFAULT_PATRONI = "/var/lib/pgfleet/venv/bin/patroni"
@@ -73,145 +74,17 @@ class LocalClusterError(PgfleetError):
 
 
 # ---------------------------------------------------------------------------------------------
-# Model and SPILO_CONFIGURATION: the real functions, with a clearly marked temporary adapter
+# Model and SPILO_CONFIGURATION: the same functions as the Kubernetes path
 # ---------------------------------------------------------------------------------------------
-# TEMPORARY ADAPTER (remove once manifest.py, spilo.py, opconfig.py and secrets.py are committed):
-# while a sibling module is missing or half-written, the local target falls back to the small
-# stand-ins below, which read the manifest directly.
-try:
-    from ansible_collections.pgfleet.postgres.plugins.module_utils.manifest import build_model as _build_model
-except Exception:  # TEMPORARY ADAPTER  # noqa: BLE001
-    _build_model = None
-try:
-    from ansible_collections.pgfleet.postgres.plugins.module_utils.spilo import (
-        spilo_configuration as _spilo_configuration,
-    )
-except Exception:  # TEMPORARY ADAPTER  # noqa: BLE001
-    _spilo_configuration = None
-try:
-    from ansible_collections.pgfleet.postgres.plugins.module_utils import opconfig as _opconfig
-except Exception:  # TEMPORARY ADAPTER  # noqa: BLE001
-    _opconfig = None
-try:
-    from ansible_collections.pgfleet.postgres.plugins.module_utils.secrets import generate_password
-except Exception:  # TEMPORARY ADAPTER  # noqa: BLE001
-    generate_password = None
-
-
-def _temporary_password(length=64):
-    """TEMPORARY ADAPTER: stands in for secrets.py's generator until it lands."""
-    if generate_password is not None:
-        return generate_password()
-    alphabet = string.ascii_letters + string.digits
-    return "".join(_random.choice(alphabet) for _ in range(length))
-
-
-_LOCAL_PARAMETERS = frozenset((
-    "archive_command", "shared_buffers", "logging_collector", "log_destination", "log_directory",
-    "log_filename", "log_file_mode", "log_rotation_age", "log_truncate_on_rotation", "ssl",
-    "ssl_ca_file", "ssl_crl_file", "ssl_cert_file", "ssl_key_file", "shared_preload_libraries",
-    "bg_mon.listen_address", "bg_mon.history_buckets", "pg_stat_statements.track_utility",
-    "extwlist.extensions", "extwlist.custom_path"))
-_BARE_INITDB = frozenset(("data-checksums", "debug", "no-locale", "noclean", "nosync", "sync-only"))
-
-
-def _temporary_build_model(cr, config, existing_secrets=None):
-    """TEMPORARY ADAPTER for manifest.build_model: only the keys the local target reads."""
-    existing_secrets = existing_secrets or {}
-    meta = cr.get("metadata") or {}
-    spec = copy.deepcopy(cr.get("spec") or {})
-    name = meta.get("name")
-    if not name:
-        raise ManifestError("metadata.name", "is missing", "give the cluster a name")
-    spec.setdefault("postgresql", {})
-    spec["postgresql"].setdefault("parameters", {})
-    spec["postgresql"]["parameters"] = dict(
-        (k, str(v).lower() if isinstance(v, bool) else str(v))
-        for k, v in (spec["postgresql"]["parameters"] or {}).items())
-    spec["patroni"] = spec.get("patroni") or {}
-    config = dict(config or {})
-    config.setdefault("super_username", "postgres")
-    config.setdefault("replication_username", "standby")
-    config.setdefault("enable_patroni_failsafe_mode", False)
-    model_secrets = []
-    for role in (config["super_username"], config["replication_username"]):
-        sname = "%s.%s.credentials.postgresql.acid.zalan.do" % (role, name)
-        old = existing_secrets.get(sname) or {}
-        model_secrets.append({"name": sname, "namespace": meta.get("namespace") or "default",
-                              "username": old.get("username", role),
-                              "password": old.get("password") or _temporary_password(),
-                              "role": role, "labels": {}, "annotations": {}})
-    return {"name": name, "namespace": meta.get("namespace") or "default", "config": config,
-            "spec": spec, "instances": int(spec.get("numberOfInstances", 1)),
-            "pg_version": str(spec["postgresql"].get("version") or "17"),
-            "secrets": model_secrets, "warnings": []}
-
-
-def _temporary_spilo_configuration(model):
-    """TEMPORARY ADAPTER for spilo.spilo_configuration (SPEC 2.5 layout)."""
-    spec = model["spec"]
-    patroni = spec.get("patroni") or {}
-    params = spec["postgresql"].get("parameters") or {}
-    local = dict((k, v) for k, v in params.items() if k in _LOCAL_PARAMETERS)
-    dynamic = dict((k, v) for k, v in params.items() if k not in _LOCAL_PARAMETERS)
-    initdb = [{"auth-host": "scram-sha-256"}, {"auth-local": "trust"}]
-    for key in sorted(patroni.get("initdb") or {}):
-        value = str(patroni["initdb"][key])
-        done = False
-        for entry in initdb:
-            if isinstance(entry, dict) and key in entry:
-                entry[key] = value
-                done = True
-        if done:
-            continue
-        if value == "true" and key in _BARE_INITDB:
-            initdb.append(key)
-        else:
-            initdb.append({key: value})
-    dcs = {}
-    for key in ("ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover", "synchronous_mode",
-                "synchronous_mode_strict", "synchronous_node_count"):
-        if patroni.get(key):
-            dcs[key] = patroni[key]
-    if dynamic:
-        dcs["postgresql"] = {"parameters": dynamic}
-    if patroni.get("slots"):
-        dcs["slots"] = patroni["slots"]
-    failsafe = patroni.get("failsafe_mode")
-    if failsafe is None:
-        failsafe = model["config"].get("enable_patroni_failsafe_mode")
-    if failsafe:
-        dcs["failsafe_mode"] = True
-    conf = {"postgresql": {}, "bootstrap": {"initdb": initdb, "dcs": dcs}}
-    if local:
-        conf["postgresql"]["parameters"] = local
-    if patroni.get("pg_hba"):
-        conf["postgresql"]["pg_hba"] = list(patroni["pg_hba"])
-    return conf
-
-
-def using_temporary_adapter():
-    """True while manifest.py / spilo.py are missing and the adapter above is used."""
-    return _build_model is None or _spilo_configuration is None
-
-
 def model_from_manifest(cr, operator_config=None, existing_secrets=None):
-    """Build the model and its SPILO_CONFIGURATION (as a dict) from a ``postgresql`` object."""
-    if not isinstance(cr, dict) or not isinstance(cr.get("spec"), dict):
-        raise ManifestError("manifest", "is not a postgresql object with a spec",
-                            "pass a postgresql (acid.zalan.do/v1) manifest")
-    if _opconfig is not None:
-        config = _opconfig.load(operator_config)
-    else:
-        config = dict((operator_config or {}).get("data", operator_config or {}))
-    if _build_model is not None:
-        model = _build_model(cr, config, existing_secrets=existing_secrets)
-    else:
-        model = _temporary_build_model(cr, config, existing_secrets)
-    if _spilo_configuration is not None:
-        conf = _spilo_configuration(model)
-    else:
-        conf = _temporary_spilo_configuration(model)
+    """The model (``manifest.build_model``) and its ``SPILO_CONFIGURATION`` dict
+    (``spilo.spilo_configuration``) of a ``postgresql`` object: the Kubernetes path's rendering.
+
+    ``operator_config``: anything ``opconfig.load`` accepts (ConfigMap data, a whole ConfigMap,
+    typed values, None for the defaults). Raises ``ManifestErrors`` listing every problem.
+    """
+    model = build_model(cr, operator_config, existing_secrets=existing_secrets)
+    conf = spilo_configuration(model)
     if isinstance(conf, str):
         conf = json.loads(conf)
     return model, conf
@@ -358,7 +231,7 @@ def credentials_from_model(model, previous=None):
             raise LocalClusterError("the model has no credential secret for the %s role %r; the local "
                                     "target needs its password" % (key, role), cluster=model.get("name"))
         creds[key] = {"username": secret["username"], "password": secret["password"]}
-    rest = previous.get("restapi") or {"username": REST_USERNAME, "password": _temporary_password()}
+    rest = previous.get("restapi") or {"username": REST_USERNAME, "password": generate_password()}
     creds["restapi"] = dict(rest)
     creds["secrets"] = dict((s["name"], {"username": s["username"], "password": s["password"]})
                             for s in model.get("secrets") or [] if s.get("password"))
@@ -441,6 +314,8 @@ def render_cluster(model, spilo_conf, layout, credentials, facts=None):
                 },
                 "parameters": dict(local_params),
                 "pg_hba": list(hba),
+                # A new replica must not wait for a spread checkpoint (minutes) on the leader.
+                "basebackup": [{"checkpoint": "fast"}],
             },
             "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False},
         }
@@ -1200,14 +1075,19 @@ class LocalCluster(object):
         if state:
             members = state.get("members") or {}
             # SIGTERM every Patroni at once: each needs about 4 s to stop cleanly.
-            for info in members.values():
+            signalled = set()
+            for member, info in members.items():
                 if pid_alive(info.get("pid"), info["config"]):
                     try:
                         os.kill(info["pid"], signal.SIGTERM)
+                        signalled.add(member)
                     except ProcessLookupError:
                         pass
             for member in sorted(members):
-                stopped[member] = self.stop_member(member, state=state, timeout=timeout, signalled=True)
+                outcome = self.stop_member(member, state=state, timeout=timeout, signalled=True)
+                if member in signalled and outcome.startswith("not running"):
+                    outcome = "stopped" + outcome[len("not running"):]
+                stopped[member] = outcome
             etcd = state.get("etcd") or {}
             stopped["etcd"] = stop_pid(etcd.get("pid"), os.path.join(self.state_dir, "etcd"), timeout=timeout)
         leftover = processes_using(self.state_dir, self.user.pw_uid)

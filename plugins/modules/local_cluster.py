@@ -355,6 +355,11 @@ def run(module):
         return result
     cluster.apply(plan, timeout=p["timeout"], wait=p["wait"])
     status = cluster.status()
+    pending = [r["member"] for r in status["members"] if r.get("pending_restart")]
+    if pending:
+        module.warn("members %s need a restart to apply changed parameters (on Kubernetes this is a rolling "
+                    "update); run pgfleet.postgres.patroni_restart against %s" % (
+                        ", ".join(pending), cluster.summary()["api_urls"][pending[0]]))
     result.update(_public_status(status))
     result.update(_summary(cluster))
     if p["sync_sql"] and p["wait"]:

@@ -250,3 +250,38 @@ def test_format_table_shows_pending_restart():
     assert lines[0].split() == ["Member", "Role", "State", "Lag", "(bytes)", "TL", "Pending", "restart"]
     assert lines[1].startswith("--")
     assert lines[3].startswith("m1") and "yes (max_connections)" in lines[3]
+
+
+def test_team_admin_role_is_created_like_spilo_does(built):
+    model = built[0]
+    extra = lc.spilo_bootstrap_roles(model)
+    assert [r["name"] for r in extra] == ["admin"]
+    assert extra[0]["flags"] == ["CREATEDB"] and extra[0]["password"] is None
+    with_admin = dict(model, roles=list(model["roles"]) + extra)
+    assert lc.spilo_bootstrap_roles(with_admin) == []
+
+
+@pytest.mark.parametrize("name", ["minimal-postgres-manifest.yaml", "complete-postgres-manifest.yaml"])
+def test_reference_manifests_render(name):
+    import os
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "examples", name)
+    if not os.path.exists(path):
+        pytest.skip("examples/%s not in this tree" % name)
+    cr = lc.load_manifest_file(path)
+    model, conf = lc.model_from_manifest(cr)
+    layout = {"state_dir": "/s", "socket_dir": "/s/run", "etcd": {"client_port": 1, "peer_port": 2},
+              "members": dict(("%s-%d" % (model["name"], i), {"pg_port": 10 + i, "api_port": 20 + i})
+                              for i in range(model["instances"]))}
+    rendered = lc.render_cluster(model, conf, layout, lc.credentials_from_model(model), FACTS)
+    assert len(rendered["members"]) == model["instances"] == 2
+    assert any("version: 18" in w for w in rendered["warnings"])
+
+
+def test_load_manifest_file_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: ConfigMap\ndata: {}\n---\nkind: Secret\n")
+    with pytest.raises(ManifestError) as err:
+        lc.load_manifest_file(str(bad))
+    assert "no postgresql object" in err.value.msg
+    with pytest.raises(ManifestError):
+        lc.load_manifest_file(str(tmp_path / "missing.yaml"))
