@@ -81,11 +81,14 @@ SELECT a.rolname, a.rolsuper, a.rolcreatedb, a.rolcreaterole, a.rolinherit, a.ro
   LEFT JOIN pg_catalog.pg_db_role_setting s ON s.setrole = a.oid AND s.setdatabase = 0
 """
 MEMBERS_QUERY = """
-SELECT r.rolname, m.rolname, am.admin_option
+SELECT r.rolname, m.rolname, am.admin_option, pg_catalog.pg_get_userbyid(am.grantor)
   FROM pg_catalog.pg_auth_members am
   JOIN pg_catalog.pg_authid r ON r.oid = am.roleid
   JOIN pg_catalog.pg_authid m ON m.oid = am.member
 """
+# From PostgreSQL 16 on, a membership can be granted several times by different grantors, and
+# REVOKE only removes the grant of one grantor: revokes name each grantor (GRANTED BY).
+GRANTORS_FROM_VERSION = 160000
 DATABASES_QUERY = """
 SELECT datname FROM pg_catalog.pg_database WHERE datallowconn ORDER BY datname
 """
@@ -309,17 +312,24 @@ def read_snapshot(session, with_databases=False):
             "password": row[8],
             "parameters": parse_setconfig(row[9]),
         }
-    memberships = {}
-    for role, member, admin in session.fetch(MEMBERS_QUERY):
+    memberships, grantors = {}, {}
+    for role, member, admin, grantor in session.fetch(MEMBERS_QUERY):
         memberships[(role, member)] = memberships.get((role, member), False) or bool(admin)
-    snapshot = {"roles": roles, "memberships": memberships}
+        grantors.setdefault((role, member), []).append((grantor, bool(admin)))
+    snapshot = {"roles": roles, "memberships": memberships, "grantors": grantors,
+                "server_version": session.conn.info.server_version}
     if with_databases:
         snapshot["databases"] = [r[0] for r in session.fetch(DATABASES_QUERY)]
     return snapshot
 
 
-def snapshot_from_lists(roles, memberships=(), databases=()):
-    """Build a snapshot from simple lists (tests, docs): memberships as ``(role, member, admin)``."""
+def snapshot_from_lists(roles, memberships=(), databases=(), server_version=150000):
+    """Build a snapshot from simple lists (tests, docs): memberships as ``(role, member, admin)``
+    or ``(role, member, admin, grantor)``."""
+    grantors, members = {}, {}
+    for item in memberships:
+        grantors.setdefault((item[0], item[1]), []).append((item[3] if len(item) > 3 else "postgres", bool(item[2])))
+        members[(item[0], item[1])] = members.get((item[0], item[1]), False) or bool(item[2])
     out = {}
     for name, info in roles.items():
         info = dict(info or {})
@@ -327,7 +337,9 @@ def snapshot_from_lists(roles, memberships=(), databases=()):
         out[name] = {"attrs": attrs, "password": info.get("password"), "parameters": dict(info.get("parameters") or {})}
     return {
         "roles": out,
-        "memberships": {(r, m): bool(a) for r, m, a in memberships},
+        "memberships": members,
+        "grantors": grantors,
+        "server_version": server_version,
         "databases": list(databases),
     }
 
@@ -552,13 +564,13 @@ def plan_roles(desired, snapshot, login_user="postgres", password_encryption=scr
                 of=role_name, admin=True))
             touched.add(member if member in roles else role_name)
         elif have and not admin and role_name in roles and member in roles:
-            revokes.append(Action("revoke_admin_option", member, [
-                stmt("REVOKE ADMIN OPTION FOR {} FROM {}", ident(role_name), ident(member))], of=role_name))
+            revokes.append(Action("revoke_admin_option", member, _revokes(
+                "REVOKE ADMIN OPTION FOR {} FROM {}", role_name, member, snapshot, admin_only=True), of=role_name))
             touched.add(member)
     for (role_name, member), _admin in sorted(current_members.items()):
         if role_name in roles and member in roles and (role_name, member) not in wanted:
-            revokes.append(Action("revoke_membership", member, [
-                stmt("REVOKE {} FROM {}", ident(role_name), ident(member))], of=role_name))
+            revokes.append(Action("revoke_membership", member, _revokes(
+                "REVOKE {} FROM {}", role_name, member, snapshot), of=role_name))
             touched.add(member)
 
     plan.actions = create + alter + passwords + params + revokes + grants
@@ -590,6 +602,16 @@ def plan_roles(desired, snapshot, login_user="postgres", password_encryption=scr
         if gone:
             plan.warnings.append("roles no longer in the manifest are kept (drop_removed is off): %s" % ", ".join(gone))
     return plan
+
+
+def _revokes(template, role_name, member, snapshot, admin_only=False):
+    """One REVOKE, or from PostgreSQL 16 on one per grantor (``GRANTED BY``)."""
+    if (snapshot.get("server_version") or 0) < GRANTORS_FROM_VERSION:
+        return [stmt(template, ident(role_name), ident(member))]
+    grantors = sorted({g for g, admin in (snapshot.get("grantors") or {}).get((role_name, member), [])
+                       if admin or not admin_only})
+    return [stmt(template + " GRANTED BY {}", ident(role_name), ident(member), ident(g)) for g in grantors] or [
+        stmt(template, ident(role_name), ident(member))]
 
 
 def _create_keywords(attrs):

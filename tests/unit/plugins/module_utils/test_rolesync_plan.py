@@ -177,3 +177,16 @@ def test_drop_policy():
         plan_roles(desired, snap(live), removed=["boss"], drop_removed=True)
     with pytest.raises(ManifestErrors):
         plan_roles(desired, snap(live), removed=["gone"], drop_removed=True, reassign_to="nobody")
+
+
+def test_revokes_name_each_grantor_from_postgres_16():
+    live = {"a": {"flags": []}, "u": {"flags": ["LOGIN"]}, "creator": {"flags": ["CREATEROLE"]}}
+    members = [("a", "u", True, "postgres"), ("a", "u", False, "creator")]
+    desired = [{"name": "a", "flags": []}, {"name": "u", "flags": ["LOGIN"]}]
+    q15 = plan_roles(desired, snapshot_from_lists(dict(POSTGRES, **live), members)).queries()
+    assert q15[1:] == ['REVOKE "a" FROM "u"']
+    q16 = plan_roles(desired, snapshot_from_lists(dict(POSTGRES, **live), members, server_version=160004)).queries()
+    assert q16[1:] == ['REVOKE "a" FROM "u" GRANTED BY "creator"', 'REVOKE "a" FROM "u" GRANTED BY "postgres"']
+    desired[1]["member_of"] = ["a"]
+    q16 = plan_roles(desired, snapshot_from_lists(dict(POSTGRES, **live), members, server_version=170000)).queries()
+    assert q16[1:] == ['REVOKE ADMIN OPTION FOR "a" FROM "u" GRANTED BY "postgres"']
