@@ -62,7 +62,7 @@ def render_in_process(env, cr, config):
 
 def _timed(fn, runs):
     samples = []
-    for _ in range(runs):
+    for _run in range(runs):
         start = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - start)
@@ -90,7 +90,7 @@ def main():
     playbook = os.path.join(REPO, ".venv", "bin", "ansible-playbook")
     runs = []
     with tempfile.TemporaryDirectory() as out:
-        for _ in range(3):
+        for _run in range(3):
             start = time.perf_counter()
             subprocess.run([playbook, "playbooks/render.yml", "-e", "manifest=" + MANIFEST, "-e", "operator_config=" + CONFIG,
                             "-e", "output_dir=" + out], cwd=REPO, check=True, capture_output=True,

@@ -509,8 +509,8 @@ def _sidecars(model, warnings):
     ]
     for container in merged:
         present = set(str(v.get("name", "")).lower() for v in container.get("env") or [])
-        container["env"] = list(container.get("env") or []) + [copy.deepcopy(v) for v in injected
-                                                                if v["name"].lower() not in present]
+        missing = [copy.deepcopy(v) for v in injected if v["name"].lower() not in present]
+        container["env"] = list(container.get("env") or []) + missing
         container["volumeMounts"] = list(container.get("volumeMounts") or []) + [_pgdata_mount(model)]
     return merged
 

@@ -17,13 +17,13 @@ TEMPLATE = {
     "metadata": {"labels": {"application": "spilo", "cluster-name": "c"}, "annotations": {"a": "1"}},
     "spec": {"containers": [{"name": "postgres", "image": "spilo:1", "env": [{"name": "X", "value": "1"}]}]},
 }
-CLAIMS = [{"metadata": {"name": "pgdata"}, "spec": {"accessModes": ["ReadWriteOnce"],
-                                                     "resources": {"requests": {"storage": "1Gi"}}}}]
+CLAIMS = [{"metadata": {"name": "pgdata"},
+           "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]
 
 
-def statefulset(template=TEMPLATE, claims=CLAIMS):
+def statefulset():
     return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "c", "annotations": {}},
-            "spec": {"replicas": 2, "template": copy.deepcopy(template), "volumeClaimTemplates": copy.deepcopy(claims)}}
+            "spec": {"replicas": 2, "template": copy.deepcopy(TEMPLATE), "volumeClaimTemplates": copy.deepcopy(CLAIMS)}}
 
 
 def test_known_value_and_canonical_form():
