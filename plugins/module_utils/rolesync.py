@@ -401,19 +401,22 @@ def _password_clause(verifier):
     return sql.SQL("PASSWORD {}").format(literal(verifier)), sql.SQL("PASSWORD " + MASK)
 
 
-def _membership_view(memberships, member):
-    out = []
-    for (role, m), admin in sorted(memberships.items()):
-        if m == member:
-            out.append(role + (" (WITH ADMIN OPTION)" if admin else ""))
-    return out
+class MembershipIndex(object):
+    """Memberships indexed both ways, for the diff views (a plain scan per role is quadratic)."""
+
+    def __init__(self, memberships):
+        self.of_member, self.admins_of = {}, {}
+        for (role, member), admin in memberships.items():
+            self.of_member.setdefault(member, []).append(role + (" (WITH ADMIN OPTION)" if admin else ""))
+            if admin:
+                self.admins_of.setdefault(role, []).append(member)
 
 
-def _role_view(attrs, memberships, name, parameters, password):
+def _role_view(attrs, index, name, parameters, password):
     return {
         "flags": flags_of(attrs),
-        "member_of": _membership_view(memberships, name),
-        "admins": sorted(m for (r, m), admin in memberships.items() if r == name and admin),
+        "member_of": sorted(index.of_member.get(name, [])),
+        "admins": sorted(index.admins_of.get(name, [])),
         "parameters": dict(sorted(parameters.items())),
         "password": password,
     }
@@ -580,19 +583,20 @@ def plan_roles(desired, snapshot, login_user="postgres", password_encryption=scr
                    if not (k[0] in roles and k[1] in roles and k not in wanted)}
     new_members.update(wanted)
     pw_changed = {a.role for a in passwords} | {a.role for a in create if roles[a.role]["password"] is not None}
+    before_index, after_index = MembershipIndex(current_members), MembershipIndex(new_members)
     for name in sorted(touched):
         role = roles[name]
         cur = live.get(name)
         if cur is None:
             before[name] = None
         else:
-            before[name] = _role_view(cur["attrs"], current_members, name, cur["parameters"],
+            before[name] = _role_view(cur["attrs"], before_index, name, cur["parameters"],
                                       "set" if cur["password"] else "none")
         if role["parameters"] or cur is None:
             params_after = role["parameters"]
         else:
             params_after = cur["parameters"]
-        after[name] = _role_view(role["attrs"], new_members, name, params_after,
+        after[name] = _role_view(role["attrs"], after_index, name, params_after,
                                  "changed" if name in pw_changed else "unchanged")
 
     if drop_removed:
@@ -653,6 +657,7 @@ def _plan_drops(plan, roles, snapshot, removed, reassign_to, login_user):
     if not victims:
         return
     victims.sort()
+    index = MembershipIndex(snapshot.get("memberships") or {})
     for db in snapshot.get("databases") or []:
         plan.drop_actions.append(Action("reassign_owned", ", ".join(victims), [
             stmt("REASSIGN OWNED BY {} TO {}", idents(victims), ident(reassign_to)),
@@ -661,7 +666,7 @@ def _plan_drops(plan, roles, snapshot, removed, reassign_to, login_user):
     plan.drop_actions.append(Action("drop_role", ", ".join(victims), [stmt("DROP ROLE {}", idents(victims))],
                                     roles=victims))
     for name in victims:
-        plan.diff["before"][name] = _role_view(live[name]["attrs"], snapshot.get("memberships") or {}, name,
+        plan.diff["before"][name] = _role_view(live[name]["attrs"], index, name,
                                                live[name]["parameters"], "set" if live[name]["password"] else "none")
         plan.diff["after"][name] = None
 
