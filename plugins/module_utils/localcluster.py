@@ -36,12 +36,13 @@ import socket
 import subprocess
 import time
 
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
+from ansible.module_utils.urls import open_url
+
 try:  # Python 3 only at run time; the module is never run on Python 2.
     from urllib.error import HTTPError, URLError
-    from urllib.request import Request, urlopen
 except ImportError:  # pragma: no cover
     HTTPError = URLError = Exception
-    Request = urlopen = None
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
     ManifestError,
@@ -127,7 +128,7 @@ def _locale_key(name):
     name = (name or "").strip()
     if "." not in name:
         return name.lower()
-    base, _, codeset = name.partition(".")
+    base, codeset = name.split(".", 1)
     return base.lower() + "." + codeset.lower().replace("-", "")
 
 
@@ -344,7 +345,7 @@ def multi_host_dsn(ports, user, dbname="postgres", extra=None):
 
     Never contains a password (pass it separately or through PGPASSWORD).
     """
-    parts = ["host=%s" % ",".join(LOOPBACK for _ in ports),
+    parts = ["host=%s" % ",".join([LOOPBACK] * len(ports)),
              "port=%s" % ",".join(str(p) for p in ports),
              "user=%s" % user, "dbname=%s" % dbname,
              "target_session_attrs=read-write", "connect_timeout=3"]
@@ -652,15 +653,13 @@ def processes_using(path, uid=None):
 
 def http_json(url, method="GET", body=None, auth=None, timeout=2.0):
     """Minimal JSON over HTTP for the harness; returns ``(status, parsed-or-text)``."""
-    data = None if body is None else json.dumps(body).encode()
-    req = Request(url, data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
+    data = None if body is None else json.dumps(body)
+    headers = {"Content-Type": "application/json"} if data is not None else {}
     if auth:
-        token = base64.b64encode(("%s:%s" % auth).encode()).decode()
-        req.add_header("Authorization", "Basic " + token)
+        headers["Authorization"] = "Basic " + base64.b64encode(("%s:%s" % auth).encode()).decode()
     try:
-        resp = urlopen(req, timeout=timeout)
+        resp = open_url(url, data=data, method=method, headers=headers, timeout=timeout,
+                        validate_certs=False, follow_redirects="none", use_proxy=False)
         status, raw = resp.status, resp.read()
     except HTTPError as err:
         status, raw = err.code, err.read()
@@ -674,8 +673,8 @@ def http_json(url, method="GET", body=None, auth=None, timeout=2.0):
 def patroni_state(api_url, timeout=2.0):
     """A member's own ``GET /patroni`` answer, or None when its REST API does not answer."""
     try:
-        _, answer = http_json(api_url.rstrip("/") + "/patroni", timeout=timeout)
-    except (URLError, OSError, ValueError):
+        answer = http_json(api_url.rstrip("/") + "/patroni", timeout=timeout)[1]
+    except (URLError, OSError, ValueError, UrlsConnectionError):
         return None
     return answer if isinstance(answer, dict) else None
 
@@ -807,7 +806,7 @@ class LocalCluster(object):
                 status, answer = http_json(url, timeout=1)
                 if status == 200 and isinstance(answer, dict) and str(answer.get("health")) == "true":
                     return
-            except (URLError, OSError, ValueError):
+            except (URLError, OSError, ValueError, UrlsConnectionError):
                 pass
             if not pid_alive(pid):
                 break
@@ -990,7 +989,7 @@ class LocalCluster(object):
             pm = postmaster_pid(info["data_dir"])
             if pm:
                 stop_pid(pm, info["data_dir"], timeout=30, sig=signal.SIGINT, kill_sig=signal.SIGQUIT)
-                outcome += " (postmaster %d stopped too)" % pm
+                outcome += " (postmaster %s stopped too)" % pm
         return outcome
 
     # --- reading ------------------------------------------------------------------------------

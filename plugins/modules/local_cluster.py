@@ -30,7 +30,9 @@ description:
     that Patroni detaches), then removes the state dir.
   - Passwords are never returned; RV(credentials_file) names the file that holds them.
 author:
-  - pgfleet maintainers
+  - pgfleet maintainers (@pgfleet)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 options:
   state:
     description:
@@ -148,6 +150,8 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

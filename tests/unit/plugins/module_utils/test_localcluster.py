@@ -74,11 +74,11 @@ def built():
     model, conf = lc.model_from_manifest(copy.deepcopy(MANIFEST))
     creds = lc.credentials_from_model(model)
     rendered = lc.render_cluster(model, conf, LAYOUT, creds, FACTS)
-    return model, conf, creds, rendered
+    return {"model": model, "conf": conf, "creds": creds, "rendered": rendered}
 
 
 def test_one_config_per_member(built):
-    _, _, _, rendered = built
+    rendered = built["rendered"]
     assert sorted(rendered["members"]) == ["acid-unit-0", "acid-unit-1", "acid-unit-2"]
     cfg = rendered["members"]["acid-unit-1"]
     assert cfg["scope"] == "acid-unit"
@@ -92,7 +92,7 @@ def test_one_config_per_member(built):
 
 
 def test_bootstrap_dcs_from_spilo_configuration(built):
-    _, conf, _, rendered = built
+    conf, rendered = built["conf"], built["rendered"]
     dcs = rendered["members"]["acid-unit-0"]["bootstrap"]["dcs"]
     want = conf["bootstrap"]["dcs"]
     for key in ("ttl", "loop_wait", "retry_timeout", "maximum_lag_on_failover", "synchronous_mode", "failsafe_mode", "slots"):
@@ -107,7 +107,7 @@ def test_bootstrap_dcs_from_spilo_configuration(built):
 
 
 def test_local_parameters_and_spilo_only_ones(built):
-    _, _, _, rendered = built
+    rendered = built["rendered"]
     params = rendered["members"]["acid-unit-0"]["postgresql"]["parameters"]
     assert params["shared_buffers"] == "32MB"
     assert params["shared_preload_libraries"] == "pg_stat_statements"  # bg_mon, pgextwlist missing here
@@ -120,7 +120,7 @@ def test_local_parameters_and_spilo_only_ones(built):
 
 
 def test_initdb_falls_back_to_c_utf8(built):
-    _, _, _, rendered = built
+    rendered = built["rendered"]
     initdb = rendered["members"]["acid-unit-0"]["bootstrap"]["initdb"]
     assert {"locale": "C.UTF-8"} in initdb
     assert {"encoding": "UTF8"} in initdb
@@ -138,7 +138,7 @@ def test_installed_locale_is_kept():
 
 
 def test_pg_hba_puts_patroni_lines_first(built):
-    _, _, creds, rendered = built
+    creds, rendered = built["creds"], built["rendered"]
     hba = rendered["members"]["acid-unit-0"]["postgresql"]["pg_hba"]
     repl = "host replication %s 127.0.0.1/32 scram-sha-256" % creds["replication"]["username"]
     rewind = "host all %s 127.0.0.1/32 scram-sha-256" % creds["superuser"]["username"]
@@ -155,7 +155,7 @@ def test_pg_hba_default_without_manifest_lines():
 
 
 def test_credentials_come_from_the_model_secrets(built):
-    model, _, creds, rendered = built
+    model, creds, rendered = built["model"], built["creds"], built["rendered"]
     by_user = dict((s["username"], s["password"]) for s in model["secrets"])
     auth = rendered["members"]["acid-unit-2"]["postgresql"]["authentication"]
     assert auth["superuser"] == {"username": "postgres", "password": by_user["postgres"]}
@@ -167,20 +167,20 @@ def test_credentials_come_from_the_model_secrets(built):
 
 
 def test_rerun_keeps_passwords(built):
-    model, _, creds, _ = built
-    again, _ = lc.model_from_manifest(copy.deepcopy(MANIFEST), None, lc.existing_secrets({"credentials": creds}))
+    creds = built["creds"]
+    again = lc.model_from_manifest(copy.deepcopy(MANIFEST), None, lc.existing_secrets({"credentials": creds}))[0]
     creds2 = lc.credentials_from_model(again, creds)
     assert creds2 == creds
 
 
 def test_rendering_is_deterministic(built):
-    model, conf, creds, rendered = built
+    model, conf, creds, rendered = built["model"], built["conf"], built["creds"], built["rendered"]
     again = lc.render_cluster(model, conf, LAYOUT, creds, FACTS)
     assert json.dumps(again, sort_keys=True) == json.dumps(rendered, sort_keys=True)
 
 
 def test_etcd_command_line(built):
-    _, _, _, rendered = built
+    rendered = built["rendered"]
     argv = rendered["etcd"]
     assert argv[0] == "/usr/bin/etcd"
     joined = " ".join(argv)
@@ -253,7 +253,7 @@ def test_format_table_shows_pending_restart():
 
 
 def test_team_admin_role_is_created_like_spilo_does(built):
-    model = built[0]
+    model = built["model"]
     extra = lc.spilo_bootstrap_roles(model)
     assert [r["name"] for r in extra] == ["admin"]
     assert extra[0]["flags"] == ["CREATEDB"] and extra[0]["password"] is None
