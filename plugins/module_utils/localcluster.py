@@ -367,8 +367,11 @@ def _is_streaming(answer):
         answer.get("state") == "streaming" or answer.get("replication_state") == "streaming")
 
 
-def member_row(member, answer, leader_location=None):
-    """One row of the member table from that member's own ``GET /patroni`` (None: unreachable)."""
+def member_row(member, answer, leader_location=None, sync_names=()):
+    """One row of the member table from that member's own ``GET /patroni`` (None: unreachable).
+
+    ``sync_names``: members the leader's ``replication`` list shows as ``sync``/``quorum``.
+    """
     if answer is None:
         return {"member": member, "role": "unknown", "state": "unreachable", "lag": None,
                 "timeline": None, "pending_restart": None, "pending_restart_reason": None}
@@ -381,7 +384,7 @@ def member_row(member, answer, leader_location=None):
     elif leader_location is not None:
         pos = max(xlog.get("received_location") or 0, xlog.get("replayed_location") or 0)
         lag = max(0, leader_location - pos)
-    if role == "replica" and answer.get("sync_standby"):
+    if role == "replica" and (answer.get("sync_standby") or member in sync_names):
         role = "sync_standby"
     state = answer.get("state")
     if state == "running" and answer.get("replication_state"):
@@ -395,10 +398,14 @@ def member_row(member, answer, leader_location=None):
 def member_rows(answers):
     """Rows for ``{member: answer-or-None}``, lag measured against the leader's WAL position."""
     leader_location = None
+    sync_names = set()
     for answer in answers.values():
         if _is_leader(answer):
             leader_location = (answer.get("xlog") or {}).get("location")
-    return [member_row(m, answers[m], leader_location) for m in sorted(answers)]
+            for rep in answer.get("replication") or []:
+                if rep.get("sync_state") in ("sync", "quorum"):
+                    sync_names.add(rep.get("application_name"))
+    return [member_row(m, answers[m], leader_location, sync_names) for m in sorted(answers)]
 
 
 def health(answers, expected):
@@ -543,6 +550,40 @@ def _port_busy(port):
         return True
     finally:
         s.close()
+
+
+def unreachable_ancestor(path, user):
+    """The first existing ancestor of ``path`` that ``user`` (a pwd entry) cannot traverse, or None."""
+    groups = set([user.pw_gid])
+    try:
+        import grp
+        groups.update(g.gr_gid for g in grp.getgrall() if user.pw_name in g.gr_mem)
+    except ImportError:  # pragma: no cover
+        pass
+    current = os.path.dirname(os.path.abspath(path))
+    chain = []
+    while True:
+        chain.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for directory in reversed(chain):
+        try:
+            st = os.stat(directory)
+        except OSError:
+            return None  # does not exist yet: it will be created by us (0755)
+        if user.pw_uid == 0:
+            continue
+        if st.st_uid == user.pw_uid:
+            ok = st.st_mode & 0o100
+        elif st.st_gid in groups:
+            ok = st.st_mode & 0o010
+        else:
+            ok = st.st_mode & 0o001
+        if not ok:
+            return directory
+    return None
 
 
 def _cmdline(pid):
@@ -885,6 +926,12 @@ class LocalCluster(object):
         state["socket_dir"] = layout["socket_dir"]
         state["pg_version_requested"] = plan["model"]["pg_version"]
         state["pg_version"] = LOCAL_PG_VERSION
+        blocked = unreachable_ancestor(self.state_dir, self.user)
+        if blocked:
+            raise LocalClusterError("state_dir %s: the %s user cannot reach it (%s is mode %o); choose a state_dir "
+                                    "under /var/lib/pgfleet or /tmp" % (self.state_dir, self.user.pw_name, blocked,
+                                                                        os.stat(blocked).st_mode & 0o7777),
+                                    cluster=self.name)
         if not os.path.isdir(os.path.dirname(self.state_dir)):
             os.makedirs(os.path.dirname(self.state_dir), 0o755)
         self._mkdir(self.state_dir)

@@ -11,7 +11,8 @@ Default manifest: ``DEFAULT_MANIFEST`` below (3 instances, ``ttl 20``, ``loop_wa
     pytestmark = pytest.mark.parametrize("local_cluster", [2], indirect=True)          # 2 members
     pytestmark = pytest.mark.parametrize("local_cluster", [{"spec": {
         "numberOfInstances": 3, "patroni": {"synchronous_mode": True}}}], indirect=True)
-    # a dict is deep-merged into DEFAULT_MANIFEST (a "spec"/"metadata" dict, like a manifest)
+    # a dict is deep-merged into DEFAULT_MANIFEST (a "spec"/"metadata" dict, like a manifest);
+    # users, databases and preparedDatabases in it are created on the leader, as by the playbook
 
 The fixture value is a ``ClusterHandle``:
 
@@ -193,6 +194,11 @@ def local_cluster(request):
     try:
         plan = cluster.plan_present(model, spilo_conf)
         cluster.apply(plan, timeout=120)
+        spec = manifest["spec"]
+        if spec.get("users") or spec.get("databases") or spec.get("preparedDatabases"):
+            status = cluster.status()
+            leader = next(r for r in status["members"] if r["member"] == status["leader"])
+            lc.sync_sql(model, plan["credentials"], leader["pg_port"])
         handle = ClusterHandle(cluster, manifest, model, spilo_conf)
         yield handle
     finally:

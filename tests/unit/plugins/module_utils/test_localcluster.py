@@ -236,6 +236,14 @@ def test_member_rows_and_lag():
     assert rows[2]["state"] == "unreachable" and rows[2]["lag"] is None
 
 
+def test_sync_standby_from_the_leaders_replication_list():
+    leader = dict(LEADER, replication=[{"application_name": "m1", "state": "streaming", "sync_state": "sync"},
+                                       {"application_name": "m2", "state": "streaming", "sync_state": "async"}])
+    rows = lc.member_rows({"m0": leader, "m1": STREAMING, "m2": STREAMING})
+    assert [r["role"] for r in rows] == ["leader", "sync_standby", "replica"]
+    assert lc.health({"m0": leader, "m1": STREAMING, "m2": STREAMING}, 3)[0]
+
+
 def test_health():
     assert lc.health({"m0": LEADER, "m1": STREAMING}, 2) == (True, "m0", [])
     ok, leader, problems = lc.health({"m0": LEADER, "m1": STARTING, "m2": None}, 3)
@@ -285,3 +293,18 @@ def test_load_manifest_file_errors(tmp_path):
     assert "no postgresql object" in err.value.msg
     with pytest.raises(ManifestError):
         lc.load_manifest_file(str(tmp_path / "missing.yaml"))
+
+
+def test_unreachable_ancestor(tmp_path):
+    import os
+    import pwd
+
+    stranger = pwd.struct_passwd(("nobody-test", "x", 54321, 54321, "", "/nonexistent", "/bin/false"))
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    os.chmod(str(closed), 0o700)
+    blocked = lc.unreachable_ancestor(str(closed / "cluster"), stranger)
+    assert blocked is not None and str(closed).startswith(blocked)
+    os.chmod(str(tmp_path), 0o755)
+    root = pwd.struct_passwd(("root", "x", 0, 0, "", "/root", "/bin/sh"))
+    assert lc.unreachable_ancestor(str(closed / "cluster"), root) is None
