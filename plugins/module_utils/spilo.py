@@ -41,6 +41,19 @@ LOCAL_PARAMETERS = frozenset((
     "bg_mon.history_buckets", "pg_stat_statements.track_utility", "extwlist.extensions", "extwlist.custom_path",
 ))
 
+#: Per-cluster switch (BEYOND #7, SPEC 7.7 REC): ``"true"`` on the postgresql object turns WAL archiving
+#: and base backups off for that cluster. Zalando has no such switch; an annotation keeps the CRD shared.
+DISABLE_WAL_ARCHIVING_ANNOTATION = "acid.zalan.do/disable-wal-archiving"
+
+#: What Spilo looks at to decide where (and whether) to archive WAL and take base backups. With the
+#: annotation these are set empty ahead of every other source, so none can switch archiving back on.
+WAL_ARCHIVE_VARIABLES = (
+    "WAL_S3_BUCKET", "WAL_GS_BUCKET", "WAL_SWIFT_BUCKET", "AZURE_STORAGE_ACCOUNT",
+    "WALE_S3_PREFIX", "WALE_GS_PREFIX", "WALE_SWIFT_PREFIX",
+    "WALG_S3_PREFIX", "WALG_GS_PREFIX", "WALG_AZ_PREFIX", "WALG_SWIFT_PREFIX", "WALG_FILE_PREFIX",
+    "BACKUP_SCHEDULE",
+)
+
 #: initdb options that take no value: ``"true"`` renders them as a bare string.
 INITDB_FLAGS = ("data-checksums", "debug", "no-locale", "noclean", "nosync", "sync-only")
 
@@ -375,8 +388,19 @@ def tls_paths(model):
     return paths
 
 
+def wal_archiving_disabled(model):
+    """True when the postgresql object carries ``acid.zalan.do/disable-wal-archiving: "true"``."""
+    annotations = model.get("cr_annotations") or {}
+    return str(annotations.get(DISABLE_WAL_ARCHIVING_ANNOTATION, "")).lower() == "true"
+
+
 def spilo_env(model, pod_environment=None):
     """The env of the ``postgres`` container, in order (SPEC 2.4); the first of a name wins.
+
+    With the annotation ``acid.zalan.do/disable-wal-archiving: "true"`` the WAL and base backup
+    variables (:data:`WAL_ARCHIVE_VARIABLES`) are set empty and ``USE_WALG_BACKUP=false`` right
+    after the DCS group, so neither ``spec.env``, the pod-environment sources nor the bucket globals
+    can switch archiving back on. Restores (``CLONE_*``, ``STANDBY_*``) are not touched.
 
     ``pod_environment`` is ``{"configmap": <data dict or ConfigMap>, "secret": <data dict, Secret
     or list of keys>}`` for the sources named by ``pod_environment_configmap`` and
@@ -420,6 +444,10 @@ def spilo_env(model, pod_environment=None):
             env.append(_value("KUBERNETES_BOOTSTRAP_LABELS", '{"critical-operation":"true"}'))
         if dcs == "configmaps":
             env.append(_value("KUBERNETES_USE_CONFIGMAPS", "true"))
+
+    if wal_archiving_disabled(model):
+        env += [_value(name, "") for name in WAL_ARCHIVE_VARIABLES]
+        env.append(_value("USE_WALG_BACKUP", "false"))
 
     env += [copy.deepcopy(var) for var in _spec(model).get("env") or []]
     env += _clone_env(model)

@@ -235,6 +235,24 @@ def test_bucket_globals():
     assert v["AZURE_STORAGE_ACCOUNT"] == "acct" and v["WAL_BUCKET_SCOPE_PREFIX"] == ""
 
 
+def test_wal_archiving_switch_beats_every_other_source():
+    config = {"wal_s3_bucket": "global", "pod_environment_configmap": "pe"}
+    pod_env = {"configmap": {"WALG_S3_PREFIX": "s3://x", "BACKUP_SCHEDULE": "0 1 * * *", "AWS_REGION": "eu"}}
+    on = values(env_of(model({"env": [{"name": "WAL_S3_BUCKET", "value": "mine"}]}, config), pod_env))
+    assert on["WAL_S3_BUCKET"] == "mine" and on["WALG_S3_PREFIX"] == "s3://x"
+    m = model({"env": [{"name": "WAL_S3_BUCKET", "value": "mine"}], "clone": {"cluster": "src"}}, config,
+              {"annotations": {"acid.zalan.do/disable-wal-archiving": "true"}})
+    env = env_of(m, pod_env)
+    off = values(env)
+    for name in spilo.WAL_ARCHIVE_VARIABLES:
+        assert off[name] == "", name
+    assert off["USE_WALG_BACKUP"] == "false"
+    assert off["AWS_REGION"] == "eu" and off["CLONE_METHOD"] == "CLONE_WITH_BASEBACKUP"
+    assert names(env).index("USE_WALG_BACKUP") < names(env).index("CLONE_SCOPE")
+    assert names(env).count("WAL_S3_BUCKET") == 1
+    assert not spilo.wal_archiving_disabled(model(metadata={"annotations": {"acid.zalan.do/disable-wal-archiving": "false"}}))
+
+
 def test_unreadable_pod_environment_raises():
     m = model(config={"pod_environment_configmap": "default/pe"})
     with pytest.raises(KubernetesError) as err:
