@@ -223,6 +223,8 @@ def test_tls(render_case):
     mounts = dict((m["name"], m["mountPath"]) for m in r.container("postgres")["volumeMounts"])
     assert mounts["acid-tls-cert"] == "/tls" and mounts["acid-tls-ca"] == "/tlsca"
     assert r.pod["securityContext"] == {"runAsUser": 101, "runAsGroup": 103, "fsGroup": 103}
+    assert env["WAL_S3_BUCKET"] == env["WALG_S3_PREFIX"] == env["BACKUP_SCHEDULE"] == ""  # disable-wal-archiving
+    assert env["USE_WALG_BACKUP"] == "false"
 
 
 def test_pooler_user_secret(render_case):
