@@ -19,6 +19,11 @@ valid tag (written by the server, by another tool, or under another key) is veri
 way. The salt stays random-looking and unique; without the key the tag reveals nothing about
 the password (see docs/sql-sync.md for the trade-off).
 
+The fast path is used only for strong passwords (``is_strong``: at least 128 bits estimated from
+length and character classes; every password the collection generates has about 380). For those
+a check that costs one HMAC instead of 4096 changes nothing for an attacker; a weaker,
+human-chosen password always gets a plain random salt and the full PBKDF2 check.
+
 The format (RFC 5802/7677, as stored by PostgreSQL)::
 
     SCRAM-SHA-256$<iterations>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>
@@ -92,6 +97,32 @@ def _keys(password, salt, iterations):
 TAG_BYTES = 8
 
 
+STRONG_BITS = 128
+
+
+def is_strong(password):
+    """True when ``password`` carries at least ``STRONG_BITS`` bits by length and character classes."""
+    if not password:
+        return False
+    classes = 0
+    if any(c.islower() for c in password):
+        classes += 26
+    if any(c.isupper() for c in password):
+        classes += 26
+    if any(c.isdigit() for c in password):
+        classes += 10
+    if any(not c.isalnum() for c in password):
+        classes += 33
+    if classes < 2:
+        return False
+    bits_per_char = 0.0
+    size = classes
+    while size > 1:  # log2 without floating-point imports
+        size /= 2.0
+        bits_per_char += 1
+    return len(password) * (bits_per_char - 1) >= STRONG_BITS
+
+
 def _tag(tag_key, username, password, nonce):
     msg = b"pgfleet-scram-tag\x00" + username.encode("utf-8") + b"\x00" + password.encode("utf-8") + b"\x00" + nonce
     return hmac.new(tag_key, msg, hashlib.sha256).digest()[:TAG_BYTES]
@@ -106,7 +137,7 @@ def tag_key_from(secret):
 
 def tagged(password, stored, username, tag_key):
     """True if ``stored`` is a SCRAM verifier whose salt carries our tag for this password."""
-    if not tag_key or password is None:
+    if not tag_key or password is None or not is_strong(password):
         return False
     parsed = parse_scram(stored)
     if parsed is None or len(parsed[1]) != SALT_BYTES:
@@ -120,7 +151,7 @@ def scram_verifier(password, salt=None, iterations=DEFAULT_ITERATIONS, tag_key=N
     """A new SCRAM-SHA-256 verifier for ``password``: random 16-byte salt unless given; with
     ``tag_key`` the last 8 salt bytes are the keyed tag of ``username``/``password``."""
     if salt is None:
-        if tag_key:
+        if tag_key and is_strong(password):
             nonce = os.urandom(SALT_BYTES - TAG_BYTES)
             salt = nonce + _tag(tag_key, username, password, nonce)
         else:

@@ -80,20 +80,23 @@ def test_saslprep():
     assert scram.verify("IX", stored, "u")
 
 
+PW = "Zq7" * 22  # strong enough for the fast path (is_strong)
+
+
 def test_tagged_verifiers_fast_path():
     key = scram.tag_key_from("superuser-password")
-    v = scram.scram_verifier("pw", tag_key=key, username="alice")
+    v = scram.scram_verifier(PW, tag_key=key, username="alice")
     salt = scram.parse_scram(v)[1]
     assert len(salt) == 16
-    assert scram.tagged("pw", v, "alice", key)
-    assert not scram.tagged("pw2", v, "alice", key)
-    assert not scram.tagged("pw", v, "bob", key)
-    assert not scram.tagged("pw", v, "alice", scram.tag_key_from("other"))
+    assert scram.tagged(PW, v, "alice", key)
+    assert not scram.tagged(PW + "x", v, "alice", key)
+    assert not scram.tagged(PW, v, "bob", key)
+    assert not scram.tagged(PW, v, "alice", scram.tag_key_from("other"))
     # the verifier is a normal one: full verification agrees, with or without the key
-    assert scram.verify("pw", v, "alice") and scram.verify("pw", v, "alice", key)
-    assert not scram.verify("pw2", v, "alice", key)
+    assert scram.verify(PW, v, "alice") and scram.verify(PW, v, "alice", key)
+    assert not scram.verify(PW + "x", v, "alice", key)
     # two verifiers of the same password differ (random part of the salt)
-    assert v != scram.scram_verifier("pw", tag_key=key, username="alice")
+    assert v != scram.scram_verifier(PW, tag_key=key, username="alice")
 
 
 def test_untagged_verifiers_fall_back_to_pbkdf2():
@@ -102,3 +105,18 @@ def test_untagged_verifiers_fall_back_to_pbkdf2():
     assert not scram.tagged("pw", foreign, "u", key)
     assert scram.verify("pw", foreign, "u", key)
     assert scram.tag_key_from("") is None and scram.tag_key_from(None) is None
+
+
+def test_fast_path_only_for_strong_passwords():
+    """A weak password never gets a tagged salt: its check always costs the full PBKDF2."""
+    key = scram.tag_key_from("superuser-password")
+    weak = "hunter2"
+    strong = "aB3" * 22
+    assert not scram.is_strong(weak)
+    assert scram.is_strong(strong)
+    weak_verifier = scram.scram_verifier(weak, tag_key=key, username="u")
+    assert not scram.tagged(weak, weak_verifier, "u", key)
+    assert scram.verify(weak, weak_verifier, "u", tag_key=key)
+    strong_verifier = scram.scram_verifier(strong, tag_key=key, username="u")
+    assert scram.tagged(strong, strong_verifier, "u", key)
+    assert scram.verify(strong, strong_verifier, "u", tag_key=key)
