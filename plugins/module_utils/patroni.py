@@ -2012,6 +2012,7 @@ class RollingRestart(Operation):
     def __init__(self, client, check_mode=False, log=None):
         super(RollingRestart, self).__init__(client, check_mode, log)
         self.progress = []
+        self.catch_up_to = None  # WAL position replicas must replay before they restart (primary-first order)
 
     def _record(self, member, status, **extra):
         entry = {"member": member, "status": status}
@@ -2125,6 +2126,20 @@ class RollingRestart(Operation):
     def _restart(self, state, member, role, force, timeout, max_lag):
         name = member.name
         before = member.postmaster_start_time
+        if role == "replica" and self.catch_up_to is not None:
+            # After the primary restarted in place with new values, a replica must have replayed that
+            # point (it carries the new settings) before it restarts, or Patroni keeps the old ones.
+            mark = self.catch_up_to
+
+            def caught_up(status):
+                return ((status or {}).get("xlog") or {}).get("replayed_location", -1) >= mark
+
+            try:
+                self.client.wait_member(name, caught_up, timeout, what="caught up with the restarted primary")
+            except PatroniError as err:
+                ctx = dict(err.context)
+                ctx.pop("member", None)
+                raise self._fail(name, "stopped at member %s: %s" % (name, err.msg), **ctx) from err
         body = {"role": role}
         if not force:
             body["restart_pending"] = True
@@ -2150,7 +2165,7 @@ class RollingRestart(Operation):
         def ready(status):
             if not status or status.get("state") != "running":
                 return False
-            if status.get("postmaster_start_time") == before or status.get("pending_restart"):
+            if status.get("postmaster_start_time") == before:
                 return False
             if role == "primary":
                 return _is_primary(status)
@@ -2171,11 +2186,20 @@ class RollingRestart(Operation):
         try:
             status = self.client.wait_member(name, ready, timeout, what=what)
         except PatroniError as err:
-            raise self._fail(name, "stopped at member %s: %s" % (name, err.msg), **err.context) from err
+            ctx = dict(err.context)
+            ctx.pop("member", None)
+            raise self._fail(name, "stopped at member %s: %s" % (name, err.msg), **ctx) from err
+        still = bool(status.get("pending_restart"))
+        if still:
+            self.warnings.append("%s restarted but still reports pending_restart (%s); Patroni keeps some values of a "
+                                 "replica at least as high as its primary's; a rerun restarts it again" % (
+                                     name, ", ".join(sorted(status.get("pending_restart_reason") or {}))))
+        if role == "primary":
+            self.catch_up_to = (status.get("xlog") or {}).get("location")
         self.action(action="restart", member=name, role=role, status="done",
                     answer=resp.answer if resp is not None else None, seconds=round(self.client.monotonic() - t0, 3))
         self._record(name, "done", postmaster_start_time=status.get("postmaster_start_time"),
-                     seconds=round(self.client.monotonic() - t0, 3), how="restart")
+                     seconds=round(self.client.monotonic() - t0, 3), how="restart", pending_restart_after=still)
 
     def _primary_by_switchover(self, state, member, force, since, started_at, candidate, max_lag, timeout,
                                candidate_timeout, wait_streaming):
