@@ -26,6 +26,12 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   # A system etcd (systemd) must not grab 2379/2380; our clusters use their own ports anyway.
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
+# The reference manifests ask initdb for en_US.UTF-8: generate it so the local target uses it as written.
+if ! locale -a 2>/dev/null | grep -qi '^en_US\.utf-\?8$'; then
+  log "generating the en_US.UTF-8 locale"
+  as_root sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen
+  as_root locale-gen >/dev/null
+fi
 id postgres >/dev/null 2>&1 || { log "the postgres OS user is missing after installing postgresql-15"; exit 1; }
 
 # --- controller venv -------------------------------------------------------------------------
