@@ -486,8 +486,8 @@ class PatroniClient(object):
         except HTTPError as err:
             try:
                 text = err.read()
-            except Exception:  # pylint: disable=broad-except  (the body is optional)
-                text = b""
+            except Exception:  # pylint: disable=broad-except
+                text = b""  # the body of an error answer is optional
             status = err.code
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
@@ -528,7 +528,7 @@ class PatroniClient(object):
     def get_cluster(self):
         """``GET /cluster`` from the first member that answers; refreshes the member URLs."""
         problems = []
-        for _ in range(self.retries + 1):
+        for _attempt in range(self.retries + 1):
             for base in self._seed_order():
                 try:
                     resp = self.request("GET", base + "/cluster", retries=0)
@@ -755,13 +755,21 @@ def rank_candidates(state, max_lag=None, purpose="switchover"):
     return sorted(eligible, key=key), evaluated
 
 
+def _texts(problems):
+    return [text for code, text in problems]
+
+
+def _codes(problems):
+    return [code for code, text in problems]
+
+
 def explain(evaluated):
     """``member: reason; reason`` for every refused member (one line for an error message)."""
     parts = []
     for name in sorted(evaluated):
         probs = evaluated[name]
         if probs:
-            parts.append("%s %s" % (name, " and ".join(text for _, text in probs)))
+            parts.append("%s %s" % (name, " and ".join(_texts(probs))))
     return "; ".join(parts)
 
 
@@ -779,7 +787,7 @@ def choose_candidate(state, candidate=None, max_lag=None, purpose="switchover"):
     Named ``candidate``: it must be a member and pass ``member_problems``. Otherwise the best of
     ``rank_candidates``. A one-member cluster never qualifies (BEYOND #20).
     """
-    reasons = dict((n, [t for _, t in p]) for n, p in evaluate_candidates(state, max_lag, purpose).items())
+    reasons = dict((n, _texts(p)) for n, p in evaluate_candidates(state, max_lag, purpose).items())
     if len(state.members) < 2:
         raise NoCandidate("cluster %s has only one member (%s); a switchover needs a replica to take over" % (
             state.scope, ", ".join(state.names) or "none"), False, candidates=reasons, members=state.names)
@@ -791,15 +799,15 @@ def choose_candidate(state, candidate=None, max_lag=None, purpose="switchover"):
                 members=state.names, candidates=reasons)
         problems = member_problems(state, member, max_lag, purpose)
         if problems:
-            transient = all(code in TRANSIENT for code, _ in problems)
+            transient = all(c in TRANSIENT for c in _codes(problems))
             raise NoCandidate("candidate %s cannot take over: it %s" % (
-                candidate, " and ".join(text for _, text in problems)), transient, candidate=candidate,
-                problems=[t for _, t in problems], candidates=reasons)
+                candidate, " and ".join(_texts(problems))), transient, candidate=candidate,
+                problems=_texts(problems), candidates=reasons)
         return member
     ranked, evaluated = rank_candidates(state, max_lag, purpose)
     if ranked:
         return ranked[0]
-    transient = any(all(code in TRANSIENT for code, _ in probs) for probs in evaluated.values())
+    transient = any(all(c in TRANSIENT for c in _codes(probs)) for probs in evaluated.values())
     raise NoCandidate("no member of cluster %s can take over: %s" % (state.scope, explain(evaluated) or "no replicas"),
                       transient, candidates=reasons)
 
@@ -955,7 +963,7 @@ def next_window_start(windows, now):
     best = None
     for w in parsed:
         for offset in range(0, 8):
-            for begin, _ in _window_spans(w, (now + datetime.timedelta(days=offset)).date()):
+            for begin, _end in _window_spans(w, (now + datetime.timedelta(days=offset)).date()):
                 if begin > now and (best is None or begin < best):
                     best = begin
     return best
@@ -1452,8 +1460,8 @@ def parameter_problem(name, value):
         if vartype == "i" and number != int(number) and not spec["unit"]:
             return "must be an integer, not %r" % (value,)
         if "min" in spec and not spec["min"] <= number <= spec["max"]:
-            return "%r is out of range %s..%s%s" % (value, _num(spec["min"]), _num(spec["max"]),
-                                                     " %s" % spec["unit"] if spec["unit"] else "")
+            unit = " %s" % spec["unit"] if spec["unit"] else ""
+            return "%r is out of range %s..%s%s" % (value, _num(spec["min"]), _num(spec["max"]), unit)
         minimum = _PATRONI_MINIMUMS.get(key)
         if minimum is not None and number < minimum:
             return "%r is below %d, the lowest value Patroni accepts (it would silently use its default)" % (

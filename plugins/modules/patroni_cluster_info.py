@@ -20,7 +20,7 @@ description:
     not answer is reported with C(reachable=false) and its last DCS state.
   - Never changes anything; runs the same in check mode.
 author:
-  - pgfleet maintainers
+  - pgfleet maintainers (@pgfleet)
 extends_documentation_fragment:
   - pgfleet.postgres.patroni
   - ansible.builtin.action_common_attributes

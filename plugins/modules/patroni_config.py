@@ -24,15 +24,15 @@ description:
     (C(listen_addresses), C(port), C(primary_conninfo), ...), read-only parameters, and the shape of
     C(slots) and C(pg_hba). A parameter this PostgreSQL 15 catalogue does not know (other major
     versions, extensions without a dot) is passed on with a warning.
-  - Slots - every slot in O(config.slots) is set; a slot listed in O(managed_slots) (the slots an
-    earlier run put there, see RV(managed_slots)) that is no longer in O(config.slots) is removed;
+  - Slots - every slot in C(slots) in O(config) is set; a slot listed in O(managed_slots) (the slots an
+    earlier run put there, see RV(managed_slots)) that is no longer in C(slots) in O(config) is removed;
     slots that Patroni or people created are left alone.
   - Reports which parameters need a restart (RV(restart_parameters)) and, after waiting for Patroni to
     notice, which members now report C(pending_restart) (RV(pending_restart)). Restart them with
     M(pgfleet.postgres.patroni_restart). Reload-only parameters are live on every member at once.
   - Supports check mode (nothing is sent) and diff mode (the configuration before and after).
 author:
-  - pgfleet maintainers
+  - pgfleet maintainers (@pgfleet)
 extends_documentation_fragment:
   - pgfleet.postgres.patroni
   - ansible.builtin.action_common_attributes
@@ -57,7 +57,7 @@ options:
   managed_slots:
     description:
       - Names of the slots this collection set before (RV(managed_slots) of the previous run). Those
-        missing from O(config.slots) are removed; all other slots are left alone.
+        missing from C(slots) in O(config) are removed; all other slots are left alone.
     type: list
     elements: str
     default: []

@@ -31,7 +31,7 @@ description:
     RV(deferred=true), RV(next_window)).
   - In check mode the plan is computed from live state and returned; nothing is sent.
 author:
-  - pgfleet maintainers
+  - pgfleet maintainers (@pgfleet)
 extends_documentation_fragment:
   - pgfleet.postgres.patroni
   - ansible.builtin.action_common_attributes

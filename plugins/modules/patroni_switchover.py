@@ -31,7 +31,7 @@ description:
   - O(mode=failover) is for a cluster without a leader; it promotes O(candidate) with C(POST /failover).
   - In check mode, all reads and checks run and the planned action is returned; nothing is sent.
 author:
-  - pgfleet maintainers
+  - pgfleet maintainers (@pgfleet)
 extends_documentation_fragment:
   - pgfleet.postgres.patroni
   - ansible.builtin.action_common_attributes

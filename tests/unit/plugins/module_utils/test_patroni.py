@@ -380,12 +380,12 @@ def test_valid_config_passes():
      "config.slots.s: is a logical slot but wal_level is replica"),
 ])
 def test_invalid_values_are_refused_with_field_and_reason(desired, fragment):
-    errors, _ = problems(desired)
+    errors = problems(desired)[0]
     assert any(fragment in e for e in errors), errors
 
 
 def test_every_problem_is_reported_at_once():
-    errors, _ = problems({"ttl": 5, "loop_wait": 0, "postgresql": {"parameters": {"work_mem": "x", "fsync": 3}}})
+    errors = problems({"ttl": 5, "loop_wait": 0, "postgresql": {"parameters": {"work_mem": "x", "fsync": 3}}})[0]
     assert len(errors) == 4
 
 
@@ -503,8 +503,8 @@ def test_next_window_start():
     assert p.next_window_start([], now) is None
 
 
-@pytest.mark.parametrize("bad", ["1-6", "Foo:01:00-02:00", "25:00-26:00", {"weekday": 9, "start": "01:00",
-                                                                          "end": "02:00"}])
+@pytest.mark.parametrize("bad", ["1-6", "Foo:01:00-02:00", "25:00-26:00",
+                                 {"weekday": 9, "start": "01:00", "end": "02:00"}])
 def test_bad_windows_name_the_field(bad):
     with pytest.raises(ManifestError) as err:
         p.parse_windows([bad])
@@ -564,8 +564,9 @@ class FakePatroni(object):
 
     def __call__(self, url, method="GET", data=None, **kwargs):
         self.calls.append((method, url, data, kwargs))
-        base, _, path = url.partition("://")[2].partition("/")
-        base = url.split("://")[0] + "://" + base
+        scheme, rest = url.split("://", 1)
+        host, path = rest.split("/", 1)
+        base = scheme + "://" + host
         if base in self.down:
             raise URLError(ConnectionRefusedError(111, "Connection refused"))
         if base in self.timeouts:
@@ -595,7 +596,7 @@ class FakePatroni(object):
         return FakeResponse(200, json.dumps(data).encode())
 
     def writes(self):
-        return [(m, u) for m, u, _, _ in self.calls if m != "GET"]
+        return [(c[0], c[1]) for c in self.calls if c[0] != "GET"]
 
 
 def client_for(fake, seed="m2", **kwargs):
@@ -608,7 +609,7 @@ def test_client_sends_basic_auth_tls_options_and_no_proxy():
     c = p.PatroniClient(fake.base_of("m1") + "/patroni", username="admin", password="secret", ca_cert="/ca.pem",
                         validate_certs=False, timeout=2.5, opener=fake)
     c.get_cluster()
-    method, url, _, kw = fake.calls[0]
+    url, kw = fake.calls[0][1], fake.calls[0][3]
     assert url == fake.base_of("m1") + "/cluster"
     assert kw["url_username"] == "admin" and kw["url_password"] == "secret" and kw["force_basic_auth"]
     assert kw["ca_path"] == "/ca.pem" and kw["validate_certs"] is False and kw["timeout"] == 2.5
@@ -668,7 +669,7 @@ def test_every_member_call_re_resolves_the_member_from_the_cluster():
     fake.cluster["members"][0]["api_url"] = "http://127.0.0.1:1/patroni"  # m1 moved
     fake.down.add("http://127.0.0.1:1")
     assert c.member_status("m1") is None
-    urls = [u for m, u, _, _ in fake.calls]
+    urls = [c[1] for c in fake.calls]
     assert urls[-2].endswith("/cluster") and urls[-1] == "http://127.0.0.1:1/patroni"
 
 
@@ -774,8 +775,8 @@ def test_rolling_restart_check_mode_returns_the_plan_and_sends_nothing():
     op = p.RollingRestart(client_for(fake), check_mode=True)
     result = op.run()
     assert result["changed"] is True
-    assert [(a["member"], a["action"]) for a in op.actions] == [("m2", "restart"), ("m3", "restart"),
-                                                               ("m1", "switchover")]
+    planned = [(a["member"], a["action"]) for a in op.actions]
+    assert planned == [("m2", "restart"), ("m3", "restart"), ("m1", "switchover")]
     assert fake.writes() == []
 
 
