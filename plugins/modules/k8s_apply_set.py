@@ -1,0 +1,180 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgfleet maintainers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: k8s_apply_set
+short_description: Apply the rendered objects of a postgresql cluster, writing only what differs
+version_added: 0.1.0
+description:
+  - Compares every rendered object with the live one the caller already read (see
+    M(pgfleet.postgres.k8s_cluster_state)) and writes only objects that are absent, whose rendering changed
+    (annotation C(pgfleet.io/applied-checksum)), or whose rendered fields were changed by someone else.
+    Fields the API server fills in (defaults, allocated IPs, canonical quantities, status) never count,
+    so a second run with the same input makes no request at all.
+  - Writes are server-side apply with field manager O(field_manager), so fields that are no longer
+    rendered are removed and fields other managers own are left alone.
+  - For the Spilo StatefulSet (SPEC 5.1), pods that must be recreated (their pod-template checksum
+    C(pgfleet.io/pod-checksum) differs, they carry C(zalando-postgres-operator-rolling-update-required),
+    or an adopted pod runs another image) are flagged with that annotation first; PVCs smaller than the
+    manifest's volume are grown; changes Kubernetes refuses in place (selector, serviceName,
+    podManagementPolicy, volumeClaimTemplates) are done by deleting the StatefulSet with
+    C(propagationPolicy=Orphan) and creating it again, pods keep running; annotation-only changes of the
+    pod template are patched onto the running pods without a restart.
+  - The pods themselves are not recreated here; see M(pgfleet.postgres.k8s_pod_recreate).
+  - In check mode every write is sent with C(dryRun=All), so the API server validates it and nothing changes.
+author: pgfleet maintainers
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+options:
+  objects:
+    description:
+      - The rendered objects, in apply order (the C(cluster_objects) fact of role C(pgfleet.postgres.cluster)).
+      - They may hold credential secrets; use C(no_log) on the task.
+    type: list
+    elements: dict
+    required: true
+    version_added: 0.1.0
+  live:
+    description:
+      - Live objects by kind, as RV(pgfleet.postgres.k8s_cluster_state#module:objects). For a kind listed here an
+        object that is missing is absent; objects of other kinds are read by name.
+      - C(Pod) and C(PersistentVolumeClaim) entries are needed for the rollout flags and the volume resize.
+    type: dict
+    default: {}
+    version_added: 0.1.0
+  prune:
+    description:
+      - Objects to delete when they exist, each C({apiVersion, kind, name, namespace, reason?, propagation?})
+        (for example the pooler of a cluster whose pooler was disabled).
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.1.0
+  field_manager:
+    description:
+      - Field manager for server-side apply.
+    type: str
+    default: pgfleet
+    version_added: 0.1.0
+  force_conflicts:
+    description:
+      - Take over fields another field manager set (C(force=true)). Without it such a conflict fails the task.
+    type: bool
+    default: true
+    version_added: 0.1.0
+  lazy_spilo_upgrade:
+    description:
+      - The operator option C(enable_lazy_spilo_upgrade). An image change then updates the StatefulSet only,
+        pods pick it up when they are recreated for another reason.
+    type: bool
+    default: false
+    version_added: 0.1.0
+  storage_resize_mode:
+    description:
+      - The operator option C(storage_resize_mode). V(pvc) and V(mixed) grow the PVCs, V(off) only warns,
+        V(ebs) is treated like V(pvc) with a warning (no cloud API calls).
+    type: str
+    default: pvc
+    choices: [pvc, off, ebs, mixed]
+    version_added: 0.1.0
+  flag_pods:
+    description:
+      - Flag the pods that must be recreated. V(false) only reports them in RV(rolling_pods).
+    type: bool
+    default: true
+    version_added: 0.1.0
+  replace_timeout:
+    description:
+      - Seconds to wait for an orphan-deleted StatefulSet to be gone before it is created again.
+    type: int
+    default: 60
+    version_added: 0.1.0
+notes:
+  - Supports check mode (server-side dry run).
+seealso:
+  - module: pgfleet.postgres.k8s_cluster_state
+  - module: pgfleet.postgres.k8s_pod_recreate
+"""
+
+EXAMPLES = r"""
+- name: Apply what differs
+  pgfleet.postgres.k8s_apply_set:
+    objects: "{{ cluster_objects }}"
+    live: "{{ state.objects }}"
+    lazy_spilo_upgrade: "{{ cluster_model.config.enable_lazy_spilo_upgrade }}"
+  register: applied
+  no_log: true
+
+- name: Show what was done (no secrets in here)
+  ansible.builtin.debug:
+    msg: "{{ applied.actions | rejectattr('action', 'equalto', 'none') | list }}"
+"""
+
+RETURN = r"""
+actions:
+  description:
+    - One entry per object, C({kind, name, namespace, action, reasons}); C(action) is C(none), C(create),
+      C(apply), C(replace), C(delete), C(resize) (a PVC), C(flag) or C(annotate) (a pod).
+  returned: always
+  type: list
+  elements: dict
+rolling_pods:
+  description: Pods that must be recreated, with the reason, C({pod name: reason}).
+  returned: always
+  type: dict
+writes:
+  description: Number of write requests sent.
+  returned: always
+  type: int
+requests:
+  description: Every API request (method, path, status).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s_api import Api, auth_argument_spec
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s_apply import ApplySet
+
+
+def main():
+    spec = auth_argument_spec()
+    spec.update(
+        objects=dict(type="list", elements="dict", required=True),
+        live=dict(type="dict", default={}),
+        prune=dict(type="list", elements="dict", default=[]),
+        field_manager=dict(type="str", default="pgfleet"),
+        force_conflicts=dict(type="bool", default=True),
+        lazy_spilo_upgrade=dict(type="bool", default=False),
+        storage_resize_mode=dict(type="str", default="pvc", choices=["pvc", "off", "ebs", "mixed"]),
+        flag_pods=dict(type="bool", default=True),
+        replace_timeout=dict(type="int", default=60),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    p = module.params
+    api = None
+    try:
+        api = Api(p, dry_run=module.check_mode)
+        applier = ApplySet(api, field_manager=p["field_manager"], force=p["force_conflicts"],
+                           lazy_image=p["lazy_spilo_upgrade"], resize_mode=p["storage_resize_mode"],
+                           flag_pods=p["flag_pods"], replace_timeout=p["replace_timeout"])
+        result = applier.run(p["objects"], p["live"], p["prune"])
+    except PgfleetError as exc:
+        out = exc.to_result()
+        out["requests"] = api.log if api else []
+        module.fail_json(**out)
+    for warning in result.pop("warnings"):
+        module.warn(warning)
+    module.exit_json(writes=len(api.writes()), requests=api.log, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgfleet maintainers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: k8s_cluster_pods
+short_description: Wait for the Spilo pods of a postgresql cluster, or recreate some of them one by one
+version_added: 0.1.0
+description:
+  - With O(state=ready), polls the cluster's pods until O(instances) pods are Running and Ready, each
+    labelled with O(role_label) (C(master) or C(replica)), and exactly one is C(master). On timeout it
+    does not fail (unless O(fail_on_timeout)): it returns RV(ready)=false and the reasons, so that a
+    reconcile can requeue instead of blocking. More than one C(master) always fails.
+  - With O(state=recreated), deletes the pods in O(pods) one at a time; after each delete it waits until
+    the pod is gone and a new pod of the same name is Ready and labelled, before the next one. The
+    caller orders the pods (replicas first, the old primary last after a switchover). A timeout fails
+    with the pod and its last state; pods not reached keep their rolling-update flag.
+  - In check mode O(state=recreated) sends the deletes with C(dryRun=All) and does not wait.
+author: pgfleet maintainers
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+options:
+  name:
+    description: Cluster name (the StatefulSet; pods are C(<name>-<ordinal>)).
+    type: str
+    required: true
+    version_added: 0.1.0
+  namespace:
+    description: Cluster namespace.
+    type: str
+    required: true
+    version_added: 0.1.0
+  selector:
+    description: Label selector of the cluster's pods, for example C(cluster-name=acid-test).
+    type: str
+    required: true
+    version_added: 0.1.0
+  role_label:
+    description: The pod role label Spilo sets (the operator option C(pod_role_label)).
+    type: str
+    default: spilo-role
+    version_added: 0.1.0
+  state:
+    description: V(ready) waits for readiness; V(recreated) recreates O(pods).
+    type: str
+    default: ready
+    choices: [ready, recreated]
+    version_added: 0.1.0
+  instances:
+    description: Number of pods expected (O(state=ready)).
+    type: int
+    default: 1
+    version_added: 0.1.0
+  pods:
+    description: Pod names to recreate, in this order (O(state=recreated)).
+    type: list
+    elements: str
+    default: []
+    version_added: 0.1.0
+  timeout:
+    description:
+      - O(state=ready) - seconds to wait in total.
+      - O(state=recreated) - seconds to wait for each new pod (the operator option C(pod_label_wait_timeout)).
+    type: int
+    default: 60
+    version_added: 0.1.0
+  delete_timeout:
+    description: Seconds to wait for a deleted pod to be gone (the operator option C(pod_deletion_wait_timeout)). Defaults to O(timeout).
+    type: int
+    version_added: 0.1.0
+  interval:
+    description: Seconds between two polls.
+    type: float
+    default: 2
+    version_added: 0.1.0
+  fail_on_timeout:
+    description: Fail instead of returning RV(ready)=false when O(state=ready) times out.
+    type: bool
+    default: false
+    version_added: 0.1.0
+notes:
+  - Supports check mode.
+seealso:
+  - module: pgfleet.postgres.k8s_apply_set
+  - module: pgfleet.postgres.patroni_switchover
+"""
+
+EXAMPLES = r"""
+- name: Wait up to a minute for the pods and the leader
+  pgfleet.postgres.k8s_cluster_pods:
+    name: acid-minimal-cluster
+    namespace: default
+    selector: cluster-name=acid-minimal-cluster
+    instances: 2
+    timeout: 60
+  register: pods
+
+- name: Recreate the flagged replicas, one by one
+  pgfleet.postgres.k8s_cluster_pods:
+    name: acid-minimal-cluster
+    namespace: default
+    selector: cluster-name=acid-minimal-cluster
+    state: recreated
+    pods: [acid-minimal-cluster-1]
+    timeout: 600
+"""
+
+RETURN = r"""
+ready:
+  description: Whether every pod is ready and labelled with exactly one leader (O(state=ready)).
+  returned: always
+  type: bool
+reasons:
+  description: Why the cluster is not ready.
+  returned: always
+  type: list
+  elements: str
+leader:
+  description: The leader pod C({name, role, phase, ready, ip, uid}), or null.
+  returned: always
+  type: dict
+pods:
+  description: Every pod of the cluster at the end, C({name, role, phase, ready, ip, uid, terminating}).
+  returned: always
+  type: list
+  elements: dict
+recreated:
+  description: Per recreated pod C({name, old_uid, new_uid, role, was_role, seconds}).
+  returned: when O(state=recreated)
+  type: list
+  elements: dict
+requests:
+  description: Number of API requests made.
+  returned: always
+  type: int
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s_api import Api, auth_argument_spec
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s_pods import Pods
+
+
+def main():
+    spec = auth_argument_spec()
+    spec.update(
+        name=dict(type="str", required=True),
+        namespace=dict(type="str", required=True),
+        selector=dict(type="str", required=True),
+        role_label=dict(type="str", default="spilo-role"),
+        state=dict(type="str", default="ready", choices=["ready", "recreated"]),
+        instances=dict(type="int", default=1),
+        pods=dict(type="list", elements="str", default=[]),
+        timeout=dict(type="int", default=60),
+        delete_timeout=dict(type="int"),
+        interval=dict(type="float", default=2),
+        fail_on_timeout=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    p = module.params
+    api = None
+    try:
+        api = Api(p, dry_run=module.check_mode)
+        pods = Pods(api, p["name"], p["namespace"], p["selector"], p["role_label"], p["interval"])
+        if p["state"] == "ready":
+            result = pods.wait_ready(p["instances"], p["timeout"])
+            if not result["ready"] and p["fail_on_timeout"]:
+                module.fail_json(msg="the pods of %s/%s are not ready after %ss: %s" % (
+                    p["namespace"], p["name"], p["timeout"], "; ".join(result["reasons"])),
+                    requests=len(api.log), **result)
+            module.exit_json(changed=False, requests=len(api.log), **result)
+        done, error = pods.recreate(p["pods"], p["timeout"], p["delete_timeout"], dry_run=module.check_mode)
+        final = pods.read()
+        ready, reasons, leader = pods.check(final, len(final)) if final else (False, ["no pods"], None)
+        result = dict(changed=bool(done), recreated=done, pods=final, leader=leader, ready=ready,
+                      reasons=reasons, requests=len(api.log))
+        if error:
+            module.fail_json(msg=error + "; the remaining pods keep their rolling-update flag and the next "
+                             "reconcile continues", **result)
+        module.exit_json(**result)
+    except PgfleetError as exc:
+        out = exc.to_result()
+        out["requests"] = len(api.log) if api else 0
+        module.fail_json(**out)
+
+
+if __name__ == "__main__":
+    main()

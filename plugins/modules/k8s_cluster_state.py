@@ -1,0 +1,227 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgfleet maintainers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: k8s_cluster_state
+short_description: Read everything a reconcile of one postgresql cluster needs, in one task
+version_added: 0.1.0
+description:
+  - Reads the operator configuration (the Zalando C(postgres-operator) ConfigMap, or O(operator_config)),
+    the C(postgresql) manifest (O(manifest), or read from the API by O(name) and O(namespace)), checks the
+    manifest by building the pgfleet manifest model, and then lists every object of the cluster by its
+    cluster-name label (StatefulSet, pods, PVCs, services, endpoints, secrets, configmaps, PDBs, CronJobs,
+    Deployments) plus the pod ServiceAccount, RoleBinding and ClusterRole and the pod-environment sources.
+  - An invalid manifest is reported in RV(invalid) (not as a failure) and nothing else is read.
+  - Any failed read fails the task. A failed read is never taken for an empty answer, so nothing is ever
+    rendered or deleted from partial data. Only a 404 for an object read by name means it is absent.
+  - Never writes anything. The result holds the credential secrets: use C(no_log) on the task.
+author: pgfleet maintainers
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+options:
+  name:
+    description:
+      - Name of the C(postgresql) object. Required when O(manifest) is not given.
+    type: str
+    version_added: 0.1.0
+  namespace:
+    description:
+      - Namespace of the C(postgresql) object. Required when O(manifest) is not given.
+    type: str
+    version_added: 0.1.0
+  manifest:
+    description:
+      - The whole C(postgresql) object (apiVersion, kind, metadata, spec) when the caller has it already,
+        as ansible-operator does (C(_acid_zalan_do_postgresql)). It is not read again.
+    type: dict
+    version_added: 0.1.0
+  operator_config:
+    description:
+      - The operator configuration as a dict (a ConfigMap's C(data), typed values, or a whole ConfigMap).
+        When given, no ConfigMap is read.
+    type: raw
+    version_added: 0.1.0
+  operator_configmap:
+    description:
+      - The operator ConfigMap, C(name) (in O(operator_namespace)) or C(namespace/name), as the Zalando
+        operator's C(CONFIG_MAP_NAME). Empty means the built-in defaults.
+    type: str
+    version_added: 0.1.0
+  operator_namespace:
+    description:
+      - Namespace of O(operator_configmap) when it has none; defaults to the cluster's namespace.
+    type: str
+    version_added: 0.1.0
+  operator_configmap_required:
+    description:
+      - Fail when O(operator_configmap) does not exist. Otherwise the built-in defaults are used and
+        RV(config_source) says so.
+    type: bool
+    default: false
+    version_added: 0.1.0
+  read_objects:
+    description:
+      - Also read the cluster's objects. V(false) reads only the configuration and the manifest.
+    type: bool
+    default: true
+    version_added: 0.1.0
+notes:
+  - Supports check mode (it only reads).
+seealso:
+  - module: pgfleet.postgres.k8s_apply_set
+"""
+
+EXAMPLES = r"""
+- name: Read the cluster once (ansible-operator passes the CR)
+  pgfleet.postgres.k8s_cluster_state:
+    manifest: "{{ _acid_zalan_do_postgresql }}"
+    operator_configmap: "{{ lookup('ansible.builtin.env', 'CONFIG_MAP_NAME') }}"
+    operator_namespace: "{{ lookup('ansible.builtin.env', 'OPERATOR_NAMESPACE') }}"
+  register: state
+  no_log: true
+
+- name: Read a cluster by name, as a DBA
+  pgfleet.postgres.k8s_cluster_state:
+    name: acid-minimal-cluster
+    namespace: default
+    operator_configmap: postgres-operator/postgres-operator
+  register: state
+  no_log: true
+"""
+
+RETURN = r"""
+manifest:
+  description:
+    - The C(postgresql) object that was checked (as given, or as read).
+    - A manifest given without C(metadata.uid) (from a file) gets the uid, generation and status of the live
+      object of that name, when there is one.
+  returned: always
+  type: dict
+cr_exists:
+  description: Whether the C(postgresql) object exists in the API (so its status can be written).
+  returned: always
+  type: bool
+name:
+  description: Cluster name.
+  returned: always
+  type: str
+namespace:
+  description: Cluster namespace.
+  returned: always
+  type: str
+config:
+  description: The typed operator configuration (every key, defaults filled in).
+  returned: always
+  type: dict
+config_source:
+  description: Where the configuration came from.
+  returned: always
+  type: str
+  sample: ConfigMap postgres-operator/postgres-operator
+invalid:
+  description: Null for a valid manifest, else C(msg) (every problem, each naming the field and the fix), C(fields) and C(problems).
+  returned: always
+  type: dict
+model_warnings:
+  description: Degraded-but-OK findings of the manifest model.
+  returned: always
+  type: list
+  elements: str
+objects:
+  description: Live objects by kind (C(StatefulSet), C(Pod), C(PersistentVolumeClaim), C(Service), C(Endpoints), C(Secret), C(ConfigMap), C(PodDisruptionBudget), C(CronJob), C(Deployment), C(ServiceAccount), C(RoleBinding), C(ClusterRole)), without managedFields.
+  returned: when the manifest is valid
+  type: dict
+existing_secrets:
+  description: The live credential secrets of the manifest's roles (input for the render, so passwords never change).
+  returned: when the manifest is valid
+  type: list
+  elements: dict
+pod_environment:
+  description: The ConfigMap/Secret named by C(pod_environment_configmap)/C(pod_environment_secret), as C({configmap, secret}).
+  returned: when the manifest is valid
+  type: dict
+statefulset:
+  description: The live Spilo StatefulSet, or null.
+  returned: always
+  type: dict
+exists:
+  description: Whether the StatefulSet exists.
+  returned: always
+  type: bool
+pods:
+  description: The cluster's Spilo pods, each C({name, role, phase, ready, ip, uid, terminating}).
+  returned: always
+  type: list
+  elements: dict
+leader:
+  description: The one ready pod labelled master, or null (none, or more than one).
+  returned: always
+  type: dict
+instances:
+  description: The number of pods the manifest asks for (after the operator's min/max clamp).
+  returned: when the manifest is valid
+  type: int
+ready:
+  description: Whether that many pods are ready and labelled, with exactly one leader.
+  returned: always
+  type: bool
+ready_reasons:
+  description: Why the pods are not ready.
+  returned: always
+  type: list
+  elements: str
+requests:
+  description: The API requests made (method, path, status).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s_api import Api, auth_argument_spec
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s_state import read_state
+
+
+def main():
+    spec = auth_argument_spec()
+    spec.update(
+        name=dict(type="str"),
+        namespace=dict(type="str"),
+        manifest=dict(type="dict"),
+        operator_config=dict(type="raw"),
+        operator_configmap=dict(type="str"),
+        operator_namespace=dict(type="str"),
+        operator_configmap_required=dict(type="bool", default=False),
+        read_objects=dict(type="bool", default=True),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           required_one_of=[("manifest", "name")],
+                           required_by={"name": ("namespace",)})
+    p = module.params
+    api = None
+    try:
+        api = Api(p)
+        result = read_state(api, name=p["name"], namespace=p["namespace"], manifest=p["manifest"],
+                            config_given=p["operator_config"], configmap=p["operator_configmap"],
+                            operator_namespace=p["operator_namespace"] or os.environ.get("OPERATOR_NAMESPACE")
+                            or p["namespace"] or (p["manifest"] or {}).get("metadata", {}).get("namespace"),
+                            configmap_required=p["operator_configmap_required"], read_objects=p["read_objects"])
+    except PgfleetError as exc:
+        out = exc.to_result()
+        out["requests"] = api.log if api else []
+        module.fail_json(**out)
+    result["requests"] = api.log
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
