@@ -40,7 +40,7 @@ def read_objects(output_dir):
 
 def passwords(objects):
     return dict((obj["metadata"]["name"], base64.b64decode(obj["data"]["password"]).decode())
-                for _, obj in objects if obj["kind"] == "Secret")
+                for _, obj in objects if obj["kind"] == "Secret" and "password" in obj.get("data", {}))
 
 
 class Rendered(object):

@@ -43,6 +43,7 @@ CASES += [
     _case("volumes", os.path.join(FIX, "volumes-manifest.yaml")),
     _case("lb", os.path.join(FIX, "lb-manifest.yaml")),
     _case("standby-owner-references", os.path.join(FIX, "standby-manifest.yaml"), os.path.join(OPCFG, "configmaps-dcs.yaml"), POD_ENV),
+    _case("model-edge-everything", os.path.join(REPO, "tests", "unit", "fixtures", "manifests", "edge-everything.yaml")),
     _case("single-instance-etcd", os.path.join(FIX, "single-instance-manifest.yaml"), os.path.join(OPCFG, "etcd-dcs.yaml")),
     _case("scheduling-configmaps", os.path.join(FIX, "scheduling-manifest.yaml"), os.path.join(OPCFG, "configmaps-dcs.yaml"), POD_ENV),
 ]
@@ -74,6 +75,9 @@ def test_every_object_validates_strictly(render_case, cid, version):
 def test_rendering_twice_keeps_passwords_and_checksum(render_case, cid):
     rendered = render_case(BY_ID[cid])
     assert passwords(rendered.objects_first) == passwords(rendered.objects)
+    assert passwords(rendered.objects)
+    secrets = [[o["data"] for _, o in objects if o["kind"] == "Secret"] for objects in (rendered.objects_first, rendered.objects)]
+    assert secrets[0] == secrets[1]  # every secret, the pooler auth secrets (userlist.txt) too
     assert all(len(p) == 64 and p.isalnum() for p in passwords(rendered.objects).values())
     first = [o for _, o in rendered.objects_first if o["kind"] == "StatefulSet"][0]
     sts = rendered.statefulset
@@ -93,11 +97,13 @@ def test_output_files_and_summary(render_case, cid):
         assert name == "%02d-%s-%s.yaml" % (index, obj["kind"].lower(), obj["metadata"]["name"])
         mode = os.stat(os.path.join(rendered.output_dir, name)).st_mode & 0o777
         assert mode == (0o600 if obj["kind"] == "Secret" else 0o644), name
-    # apply order: RBAC, secrets, endpoints, services, PDBs, StatefulSet last
+    # apply order: RBAC, secrets, endpoints, services, PDBs, the StatefulSet; then poolers and the backup CronJob
     kinds = rendered.kinds()
-    assert kinds[:3] == ["ClusterRole", "ServiceAccount", "RoleBinding"]
-    assert kinds[-1] == "StatefulSet"
-    assert max(i for i, k in enumerate(kinds) if k == "Secret") < kinds.index("Service") < kinds.index("PodDisruptionBudget")
+    cluster = kinds[:kinds.index("StatefulSet") + 1]
+    assert cluster[:3] == ["ClusterRole", "ServiceAccount", "RoleBinding"]
+    assert max(i for i, k in enumerate(cluster) if k == "Secret") < cluster.index("Service") < cluster.index("PodDisruptionBudget")
+    for _, obj in rendered.objects[len(cluster):]:
+        assert obj["metadata"]["labels"]["application"] in ("db-connection-pooler", "spilo-logical-backup"), obj["metadata"]["name"]
     # the summary names every object, and no secret value ever appears in the output
     for run in (rendered.first, rendered.second):
         for _kind, name in _names(rendered):
@@ -227,10 +233,14 @@ def test_tls(render_case):
     assert env["USE_WALG_BACKUP"] == "false"
 
 
-def test_pooler_user_secret(render_case):
+def test_poolers_and_logical_backup_come_after_the_cluster(render_case):
     r = render_case(BY_ID["pooler"])
     names = [s["metadata"]["name"] for s in r.all("Secret")]
     assert "pooler.acid-pooled.credentials.postgresql.acid.zalan.do" in names
+    assert [d["metadata"]["name"] for d in r.all("Deployment")] == ["acid-pooled-pooler", "acid-pooled-pooler-repl"]
+    assert "CronJob" not in r.kinds()
+    edge = render_case(BY_ID["model-edge-everything"])
+    assert edge.kinds().count("Deployment") == 2 and edge.kinds()[-1] == "CronJob"
 
 
 def test_sidecars(render_case):
