@@ -14,7 +14,9 @@ options:
   api_url:
     description:
       - Base URL of the REST API of any one Patroni member, for example C(http://10.0.0.5:8008).
-      - The modules read the member list from there and re-resolve every member's own API before each call.
+      - The modules read the member list from there (C(GET /cluster)) and re-resolve every member's own
+        API URL before each call, so members that moved are found; when this member does not answer, any
+        other member known from the DCS is asked instead.
     type: str
     required: true
     version_added: 0.1.0
@@ -48,6 +50,8 @@ options:
   request_retries:
     description:
       - How often a request is retried after a connection error (not after an HTTP error answer).
+      - A C(POST) is resent only when the connection was refused, so a switchover or a restart is never
+        sent twice. HTTP proxies from the environment are not used.
     type: int
     default: 3
     version_added: 0.1.0
