@@ -26,7 +26,7 @@ def run_render(manifest, output_dir, config=None, pod_env=None, extra=()):
         args += ["-e", "pod_environment_%s=%s" % (key, path)]
     args += list(extra)
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1", NO_COLOR="1")
-    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
 def read_objects(output_dir):
@@ -40,7 +40,7 @@ def read_objects(output_dir):
 
 def passwords(objects):
     return dict((obj["metadata"]["name"], base64.b64decode(obj["data"]["password"]).decode())
-                for _, obj in objects if obj["kind"] == "Secret" and "password" in obj.get("data", {}))
+                for _file, obj in objects if obj["kind"] == "Secret" and "password" in obj.get("data", {}))
 
 
 class Rendered(object):
@@ -53,15 +53,15 @@ class Rendered(object):
         self.objects_first = objects_first
 
     def get(self, kind, name=None):
-        found = [o for _, o in self.objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+        found = [o for _file, o in self.objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
         assert found, "no %s %s rendered for %s" % (kind, name or "", self.case["id"])
         return found[0]
 
     def all(self, kind):
-        return [o for _, o in self.objects if o["kind"] == kind]
+        return [o for _file, o in self.objects if o["kind"] == kind]
 
     def kinds(self):
-        return [o["kind"] for _, o in self.objects]
+        return [o["kind"] for _file, o in self.objects]
 
     @property
     def statefulset(self):

@@ -52,7 +52,7 @@ IDS = [c["id"] for c in CASES]
 
 
 def _names(rendered):
-    return [(o["kind"], o["metadata"]["name"]) for _, o in rendered.objects]
+    return [(o["kind"], o["metadata"]["name"]) for _file, o in rendered.objects]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,23 +76,23 @@ def test_rendering_twice_keeps_passwords_and_checksum(render_case, cid):
     rendered = render_case(BY_ID[cid])
     assert passwords(rendered.objects_first) == passwords(rendered.objects)
     assert passwords(rendered.objects)
-    secrets = [[o["data"] for _, o in objects if o["kind"] == "Secret"] for objects in (rendered.objects_first, rendered.objects)]
+    secrets = [[o["data"] for _file, o in objects if o["kind"] == "Secret"] for objects in (rendered.objects_first, rendered.objects)]
     assert secrets[0] == secrets[1]  # every secret, the pooler auth secrets (userlist.txt) too
     assert all(len(p) == 64 and p.isalnum() for p in passwords(rendered.objects).values())
-    first = [o for _, o in rendered.objects_first if o["kind"] == "StatefulSet"][0]
+    first = [o for _file, o in rendered.objects_first if o["kind"] == "StatefulSet"][0]
     sts = rendered.statefulset
     key = "pgfleet.io/template-checksum"
     assert sts["metadata"]["annotations"][key] == first["metadata"]["annotations"][key]
     assert sts["spec"]["template"]["metadata"]["annotations"][key] == sts["metadata"]["annotations"][key]
     assert len(sts["metadata"]["annotations"][key]) == 64
-    assert [n for n, _ in rendered.objects_first] == [n for n, _ in rendered.objects]
+    assert [n for n, _obj in rendered.objects_first] == [n for n, _obj in rendered.objects]
     assert "changed=0" in rendered.second.stdout
 
 
 @pytest.mark.parametrize("cid", IDS)
 def test_output_files_and_summary(render_case, cid):
     rendered = render_case(BY_ID[cid])
-    files = [n for n, _ in rendered.objects]
+    files = [n for n, _obj in rendered.objects]
     for index, (name, obj) in enumerate(rendered.objects, 1):
         assert name == "%02d-%s-%s.yaml" % (index, obj["kind"].lower(), obj["metadata"]["name"])
         mode = os.stat(os.path.join(rendered.output_dir, name)).st_mode & 0o777
@@ -102,7 +102,7 @@ def test_output_files_and_summary(render_case, cid):
     cluster = kinds[:kinds.index("StatefulSet") + 1]
     assert cluster[:3] == ["ClusterRole", "ServiceAccount", "RoleBinding"]
     assert max(i for i, k in enumerate(cluster) if k == "Secret") < cluster.index("Service") < cluster.index("PodDisruptionBudget")
-    for _, obj in rendered.objects[len(cluster):]:
+    for _file, obj in rendered.objects[len(cluster):]:
         assert obj["metadata"]["labels"]["application"] in ("db-connection-pooler", "spilo-logical-backup"), obj["metadata"]["name"]
     # the summary names every object, and no secret value ever appears in the output
     for run in (rendered.first, rendered.second):
@@ -184,7 +184,7 @@ def test_owner_references_and_bucket_scope_with_a_uid(render_case):
     r = render_case(BY_ID["standby-owner-references"])
     uid = "0f1e2d3c-4b5a-4698-8776-655443322110"
     owner = [{"apiVersion": "acid.zalan.do/v1", "kind": "postgresql", "name": "acid-standby", "uid": uid, "controller": True}]
-    for _, obj in r.objects:
+    for _file, obj in r.objects:
         if obj["kind"] in ("ClusterRole", "ServiceAccount", "RoleBinding"):
             assert "ownerReferences" not in obj["metadata"], obj["kind"]
         else:
@@ -257,8 +257,8 @@ def test_sidecars(render_case):
     assert env["POSTGRES_PASSWORD"]["secretKeyRef"]["name"] == "postgres.acid-sidecars.credentials.postgresql.acid.zalan.do"
     assert r.env("exporter")["POSTGRES_USER"] == "monitor"  # a sidecar's own value wins
     # defaults filled in, limit raised to the request (SPEC 3.4 steps 1 and 3)
-    assert r.container("exporter")["resources"] == {"requests": {"cpu": "100m", "memory": "600Mi"},
-                                                     "limits": {"cpu": "1", "memory": "600Mi"}}
+    expected = {"requests": {"cpu": "100m", "memory": "600Mi"}, "limits": {"cpu": "1", "memory": "600Mi"}}
+    assert r.container("exporter")["resources"] == expected
     for name in names:
         mounts = [m["name"] for m in r.container(name)["volumeMounts"]]
         assert "postgresql-run" in mounts and "aws-credentials" in mounts  # share_pgsocket, additional_secret_mount
