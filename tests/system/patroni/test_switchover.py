@@ -325,3 +325,36 @@ def test_scheduled_switchover_and_its_repeat(local_cluster):
     now = run_module("patroni_switchover", dict(api_args(local_cluster), candidate=target, timeout=120))
     assert now["changed"] is True and any("replaced" in w for w in now.get("warnings", [])), now
     assert run_module("patroni_cluster_info", api_args(local_cluster))["scheduled_switchover"] is None
+
+
+def test_failover_promotes_a_member_of_a_leaderless_cluster(local_cluster):
+    # Paused (maintenance mode), Patroni does not fail over by itself: kill the leader and wait
+    # until its leader key expires (ttl 20 s), which leaves the cluster without a leader.
+    leader = local_cluster.leader
+    target = sorted(local_cluster.replicas)[0]
+    other = [m for m in local_cluster.members if m not in (leader, target)][0]
+    paused = run_module("patroni_config", dict(api_args(local_cluster, target), config={"pause": True}))
+    assert paused["changed"] is True, paused
+    local_cluster.stop_member(leader, kill=True)
+    try:
+        def leaderless():
+            info = run_module("patroni_cluster_info", dict(api_args(local_cluster, target), member_details=False))
+            return info.get("leader") is None and info.get("members")
+        wait_for(leaderless, timeout=90, interval=1, what="the leader key of %s to expire" % leader)
+        refusal = run_module("patroni_switchover", dict(api_args(local_cluster, target), candidate=target))
+        assert refusal.get("failed") and "has no leader" in refusal["msg"] and "mode=failover" in refusal["msg"]
+        check = run_module("patroni_switchover", dict(api_args(local_cluster, target), mode="failover",
+                                                      candidate=target), check=True)
+        assert check["changed"] is True and check["actions"][0]["action"] == "failover", check
+        assert (local_cluster.state(target) or {}).get("role") == "replica"
+        result = run_module("patroni_switchover", dict(api_args(local_cluster, target), mode="failover",
+                                                       candidate=target, timeout=120))
+        assert result["changed"] is True and result["leader"] == target, result
+        assert result["answer"] == 'Successfully failed over to "%s"' % target
+        assert local_cluster.state(target)["role"] == "primary"
+        assert (local_cluster.state(other) or {}).get("role") == "replica"
+    finally:
+        run_module("patroni_config", dict(api_args(local_cluster, target), config={"pause": None}))
+        local_cluster.start_member(leader)
+    local_cluster.wait_healthy(180)
+    assert local_cluster.leader == target
