@@ -204,7 +204,7 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
               "cr_exists": live_cr is not None,
               "invalid": None, "model_warnings": [], "objects": {}, "existing_secrets": [], "pod_environment": {},
               "statefulset": None, "pods": [], "leader": None, "exists": False, "instances": None,
-              "ready": False, "ready_reasons": []}
+              "ready": False, "ready_reasons": [], "teardown_names": {}}
     model, invalid = validate(manifest, config_raw, None)
     if invalid:
         result["invalid"] = invalid
@@ -229,6 +229,13 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
             and p["metadata"]["name"].rpartition("-")[2].isdigit()]
     result["pods"] = pods_summary(pods, config["pod_role_label"])
     result["instances"] = model["instances"]
+    prefix = config.get("logical_backup_job_prefix") or "logical-backup-"
+    result["teardown_names"] = {
+        "secrets": sorted(s["name"] for s in model.get("secrets") or [] if (s.get("namespace") or namespace) == namespace),
+        "pooler": sorted(((model.get("pooler") or {}).get("names") or {}).values()) or
+        ["%s-pooler" % name, "%s-pooler-repl" % name],
+        "backup_job": ("%s%s" % (prefix, name))[:52].rstrip("-"),
+    }
     ready, reasons, leader, _ = readiness(result["pods"], model["instances"], config["pod_role_label"])
     result["ready"], result["ready_reasons"], result["leader"] = ready, reasons, leader
     return result

@@ -176,6 +176,10 @@ ready_reasons:
   returned: always
   type: list
   elements: str
+teardown_names:
+  description: Names the teardown needs, C({secrets, pooler, backup_job}) (credential secrets in the cluster's namespace).
+  returned: always
+  type: dict
 requests:
   description: The API requests made (method, path, status).
   returned: always

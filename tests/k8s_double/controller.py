@@ -403,6 +403,8 @@ class FakePatroni(object):
         if not labels:
             labels = {k: v for k, v in (pod["metadata"].get("labels") or {}).items()
                       if k in ("application", "cluster-name")}
+        # Patroni adds its scope label (KUBERNETES_SCOPE_LABEL, default cluster-name) to the DCS objects
+        labels[self._env(pod, "KUBERNETES_SCOPE_LABEL") or "cluster-name"] = self._scope(pod)
         return labels
 
     # -- what Patroni does to Kubernetes --------------------------------------------------------

@@ -151,7 +151,13 @@ class KubeDouble(object):
         body = copy.deepcopy(obj)
         body["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
         out = self.store.update(t, ns, obj["metadata"]["name"], body, manager=manager)
-        if "status" in obj and "status" in t.subresources:
+        if out.get("kind") == "Status" or (out.get("metadata") or {}).get("uid") is None:
+            return None  # the update completed a pending deletion (last finalizer removed)
+        try:
+            self.store.get(t, ns, obj["metadata"]["name"])
+        except ApiError:
+            return None
+        if "status" in obj and "status" in t.subresources and obj["status"] != out.get("status"):
             out = self.store.update(t, ns, obj["metadata"]["name"], dict(out, status=obj["status"]),
                                     manager=manager, subresource="status")
         return out
