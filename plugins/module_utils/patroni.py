@@ -1808,7 +1808,9 @@ def restart_parameters(changes):
 # (what was done or, in check mode, what would be done) so a failure can report its progress.
 # =============================================================================================
 def _is_primary(status):
-    return bool(status) and status.get("role") in ("primary", "master") and status.get("state") == "running"
+    """The member leads and runs (a standby cluster's leader counts: it is what replicas follow)."""
+    return bool(status) and status.get("role") in ("primary", "master", "standby_leader") \
+        and status.get("state") == "running"
 
 
 def _is_streaming_replica(status, timeline=None):
@@ -2128,7 +2130,8 @@ class RollingRestart(Operation):
             if step["action"] == "switchover" and len(state.members) > 1:
                 return self._primary_by_switchover(state, member, force, since, started_at, candidate, max_lag,
                                                    timeout, candidate_timeout, wait_streaming)
-            return self._restart(state, member, "primary", force, timeout, max_lag)
+            role = "standby_leader" if member.live_role == "standby_leader" else "primary"
+            return self._restart(state, member, role, force, timeout, max_lag)
         return self._restart(state, member, "replica", force, timeout, max_lag)
 
     def _restart(self, state, member, role, force, timeout, max_lag):
@@ -2175,7 +2178,7 @@ class RollingRestart(Operation):
                 return False
             if status.get("postmaster_start_time") == before:
                 return False
-            if role == "primary":
+            if role in ("primary", "standby_leader"):
                 return _is_primary(status)
             if not _is_streaming_replica(status):
                 return False
@@ -2190,7 +2193,7 @@ class RollingRestart(Operation):
             limit = state.max_lag_on_failover if max_lag is None else max_lag
             return location - replayed <= limit
 
-        what = "running again as primary" if role == "primary" else "a streaming replica within the lag limit"
+        what = "running again as %s" % role if role != "replica" else "a streaming replica within the lag limit"
         try:
             status = self.client.wait_member(name, ready, timeout, what=what)
         except PatroniError as err:
@@ -2202,7 +2205,7 @@ class RollingRestart(Operation):
             self.warnings.append("%s restarted but still reports pending_restart (%s); Patroni keeps some values of a "
                                  "replica at least as high as its primary's; a rerun restarts it again" % (
                                      name, ", ".join(sorted(status.get("pending_restart_reason") or {}))))
-        if role == "primary":
+        if role in ("primary", "standby_leader"):
             self.catch_up_to = (status.get("xlog") or {}).get("location")
         self.action(action="restart", member=name, role=role, status="done",
                     answer=resp.answer if resp is not None else None, seconds=round(self.client.monotonic() - t0, 3))
