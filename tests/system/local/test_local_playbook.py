@@ -106,7 +106,7 @@ def test_manifest_users_and_databases_exist(present, state_dir):
     secret = next(s for s in state["credentials"]["secrets"].values() if s["username"] == "zalando")
     ports = ",".join(str(m["pg_port"]) for m in state["members"].values())
     conninfo = "host=%s port=%s dbname=foo user=zalando target_session_attrs=read-write" % (
-        ",".join("127.0.0.1" for _ in state["members"]), ports)
+        ",".join("127.0.0.1" for _member in state["members"]), ports)
     with psycopg.connect(conninfo, password=secret["password"], connect_timeout=5) as conn:
         owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'foo'").fetchone()[0]
         assert owner == "zalando"

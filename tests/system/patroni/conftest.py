@@ -197,8 +197,9 @@ def local_cluster(request):
         spec = manifest["spec"]
         if spec.get("users") or spec.get("databases") or spec.get("preparedDatabases"):
             status = cluster.status()
-            leader = next(r for r in status["members"] if r["member"] == status["leader"])
-            lc.sync_sql(model, plan["credentials"], leader["pg_port"])
+            leaders = [r for r in status["members"] if r["member"] == status["leader"]]
+            assert leaders, "no leader after apply: %s" % status["problems"]
+            lc.sync_sql(model, plan["credentials"], leaders[0]["pg_port"])
         handle = ClusterHandle(cluster, manifest, model, spilo_conf)
         yield handle
     finally:

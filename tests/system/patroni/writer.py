@@ -134,10 +134,10 @@ class Writer(object):
 
     @property
     def acked(self):
-        return [seq for _, seq in self._acks]
+        return [seq for _time, seq in self._acks]
 
     def _times(self):
-        times = [t for t, _ in list(self._acks)]
+        times = [t for t, _seq in list(self._acks)]
         if self.started_at is not None:
             times.insert(0, self.started_at)
         end = self.stopped_at if self.stopped_at is not None else time.monotonic()

@@ -80,7 +80,7 @@ class Postgres(object):
         except ProcessLookupError:
             self.pid = None
             return
-        for _ in range(300):
+        for _attempt in range(300):
             try:
                 os.kill(self.pid, 0)
             except ProcessLookupError:

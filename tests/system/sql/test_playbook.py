@@ -45,15 +45,16 @@ def run_playbook(tmp_path, pg, model, *extra):
     play = tmp_path / "sync.yml"
     play.write_text(PLAYBOOK)
     varsfile = tmp_path / "vars.json"
+    cluster_model = {"roles": model["roles"], "databases": model["databases"],
+                     "prepared_databases": model["prepared_databases"]}
     varsfile.write_text(json.dumps({"pg_port": pg.port, "pg_password": pg.password,
-                                    "result_file": str(tmp_path / "result.json"), "cluster_model": {
-        "roles": model["roles"], "databases": model["databases"], "prepared_databases": model["prepared_databases"]}}))
+                                    "result_file": str(tmp_path / "result.json"), "cluster_model": cluster_model}))
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
                ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"),
                ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="false")
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", str(play),
            "-e", "@" + str(varsfile), "-e", "ansible_python_interpreter=" + sys.executable, "-v"] + list(extra)
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     tasks = json.loads((tmp_path / "result.json").read_text())
     return tasks, proc.stdout + proc.stderr

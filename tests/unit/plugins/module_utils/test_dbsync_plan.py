@@ -13,9 +13,9 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import Man
 SHOP = {"name": "shop", "default_users": True, "owner": "shop_owner", "extensions": {"pgcrypto": "public"},
         "schemas": [{"name": "data", "default_roles": True, "default_users": True},
                     {"name": "hist", "default_roles": False, "default_users": False}]}
-ROLES = ["postgres", "admin"] + ["shop" + s for s in ("_owner", "_reader", "_writer", "_owner_user", "_reader_user",
-                                                     "_writer_user", "_data_owner", "_data_reader", "_data_writer",
-                                                     "_data_owner_user", "_data_reader_user", "_data_writer_user")]
+ROLES = ["postgres", "admin"] + ["shop" + s for s in (
+    "_owner", "_reader", "_writer", "_owner_user", "_reader_user", "_writer_user", "_data_owner", "_data_reader",
+    "_data_writer", "_data_owner_user", "_data_reader_user", "_data_writer_user")]
 
 
 def snapshot(databases=None, per_db=None):
