@@ -71,7 +71,7 @@ def run_module(name, args, timeout=600):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
     try:
-        proc = subprocess.run([PYTHON, "-m", MODULES + name, f.name], capture_output=True, text=True,
+        proc = subprocess.run([PYTHON, "-m", MODULES + name, f.name], capture_output=True, text=True, check=False,
                               timeout=timeout, env=dict(os.environ, PYTHONPATH=os.path.join(REPO, ".collections")))
     finally:
         os.unlink(f.name)
@@ -83,7 +83,8 @@ def run_module(name, args, timeout=600):
 
 def patronictl(cluster, *argv, timeout=300):
     conf = os.path.join(cluster.state_dir, cluster.members[0], "patroni.yml")
-    proc = subprocess.run([PATRONICTL, "-c", conf] + list(argv), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run([PATRONICTL, "-c", conf] + list(argv), capture_output=True, text=True, timeout=timeout,
+                          check=False)
     if proc.returncode != 0:
         raise RuntimeError("patronictl %s failed: %s %s" % (" ".join(argv), proc.stdout[-500:], proc.stderr[-500:]))
     return proc.stdout
@@ -133,8 +134,8 @@ def measure(writer, cluster, action):
 def summary(label, values, unit="s"):
     if not values:
         return "%-34s   (no runs)" % label
-    return "%-34s %7.2f %7.2f %7.2f %s   (n=%d)" % (label, statistics.median(values), min(values), max(values), unit,
-                                                 len(values))
+    stats = (statistics.median(values), min(values), max(values))
+    return "%-34s %7.2f %7.2f %7.2f %s   (n=%d)" % ((label,) + stats + (unit, len(values)))
 
 
 def header():

@@ -116,6 +116,7 @@ def test_slots_we_managed_are_removed_others_stay(local_cluster):
     assert sorted(dynamic_config(local_cluster)["slots"]) == ["by_hand", "ours_b"]
     third = configure(local_cluster, {"slots": {"ours_b": {"type": "physical"}}}, managed_slots=["ours_b"])
     assert third["changed"] is False
+
     # Patroni creates the permanent slot on the primary and drops the one we removed
     def primary_slots():
         with local_cluster.connect() as conn:

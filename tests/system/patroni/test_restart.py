@@ -47,13 +47,14 @@ class Monitor(object):
 
     def start_times(self, member):
         seen = []
-        for _, m, _, _, started in self.rows:
+        for row in self.rows:
+            m, started = row[1], row[4]
             if m == member and started and started not in seen:
                 seen.append(started)
         return seen
 
     def roles_at_start(self, member, started):
-        return set(role for _, m, role, state, s in self.rows if m == member and s == started and state == "running")
+        return set(row[2] for row in self.rows if row[1] == member and row[4] == started and row[3] == "running")
 
 
 def start_times(cluster):
