@@ -59,7 +59,9 @@ def _action(obj, action, reasons=None, **extra):
 
 class ApplySet(object):
     def __init__(self, api, field_manager="pgfleet", force=True, lazy_image=False, resize_mode="pvc",
-                 flag_pods=True, replace_timeout=60, sleep=time.sleep, monotonic=time.monotonic):
+                 flag_pods=True, replace_timeout=60, create_only=("RoleBinding",), sleep=time.sleep,
+                 monotonic=time.monotonic):
+        self.create_only = set(create_only or ())
         self.api = api
         self.field_manager = field_manager
         self.force = force
@@ -102,6 +104,13 @@ class ApplySet(object):
         ok, reasons = k8s_diff.in_sync(obj, current)
         if ok:
             self.actions.append(_action(obj, "none"))
+            return
+        if current is not None and obj.get("kind") in self.create_only:
+            # shared per namespace and never updated (the operator may create, not change, it)
+            if k8s_diff.object_differences(obj, current):
+                self.warnings.append("%s exists and differs from the rendering; it is created when missing and "
+                                     "never updated: change it by hand if needed" % describe(obj))
+            self.actions.append(_action(obj, "none", ["create-only"]))
             return
         self.api.apply(obj, self.field_manager, self.force)
         self.actions.append(_action(obj, "create" if current is None else "apply", reasons))

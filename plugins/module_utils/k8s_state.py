@@ -118,6 +118,19 @@ def read_pod_environment(api, config, namespace, objects):
     return env
 
 
+def read_backup_environment(api, config, model, namespace):
+    """The Secret named by logical_backup_cronjob_environment_secret, when this cluster has a backup."""
+    name = config.get("logical_backup_cronjob_environment_secret")
+    if not name or not model.get("logical_backup"):
+        return None
+    obj = api.get("v1", "Secret", name, namespace)
+    if obj is None:
+        raise KubernetesError("config.logical_backup_cronjob_environment_secret names Secret %s/%s, which does not "
+                              "exist: create it or clear the option (the CronJob would lose its variables)"
+                              % (namespace, name), status=404)
+    return strip_server_fields(obj)
+
+
 def credential_secrets(api, model, namespace, objects, config):
     """Live credential secrets of the model's roles, including other namespaces (cross-namespace users)."""
     wanted = set(((s.get("namespace") or namespace), s["name"]) for s in model.get("secrets") or [])
@@ -204,7 +217,8 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
               "cr_exists": live_cr is not None,
               "invalid": None, "model_warnings": [], "objects": {}, "existing_secrets": [], "pod_environment": {},
               "statefulset": None, "pods": [], "leader": None, "exists": False, "instances": None,
-              "ready": False, "ready_reasons": [], "teardown_names": {}}
+              "ready": False, "ready_reasons": [], "teardown_names": {},
+              "backup_environment_secret": None}
     model, invalid = validate(manifest, config_raw, None)
     if invalid:
         result["invalid"] = invalid
@@ -222,6 +236,7 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
     result["objects"] = objects
     result["pod_environment"] = read_pod_environment(api, config, namespace, objects)
     result["existing_secrets"] = credential_secrets(api, model, namespace, objects, config)
+    result["backup_environment_secret"] = read_backup_environment(api, config, model, namespace)
     sts = [s for s in objects["StatefulSet"] if s["metadata"]["name"] == name]
     result["statefulset"] = sts[0] if sts else None
     result["exists"] = bool(sts)

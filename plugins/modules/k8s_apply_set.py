@@ -89,6 +89,14 @@ options:
     type: bool
     default: true
     version_added: 0.1.0
+  create_only:
+    description:
+      - Kinds that are created when missing and never updated (the operator's RBAC may create them but not change
+        them; the pod RoleBinding is shared by every cluster of a namespace).
+    type: list
+    elements: str
+    default: [RoleBinding]
+    version_added: 0.1.0
   replace_timeout:
     description:
       - Seconds to wait for an orphan-deleted StatefulSet to be gone before it is created again.
@@ -157,6 +165,7 @@ def main():
         storage_resize_mode=dict(type="str", default="pvc", choices=["pvc", "off", "ebs", "mixed"]),
         flag_pods=dict(type="bool", default=True),
         replace_timeout=dict(type="int", default=60),
+        create_only=dict(type="list", elements="str", default=["RoleBinding"]),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
@@ -165,7 +174,8 @@ def main():
         api = Api(p, dry_run=module.check_mode)
         applier = ApplySet(api, field_manager=p["field_manager"], force=p["force_conflicts"],
                            lazy_image=p["lazy_spilo_upgrade"], resize_mode=p["storage_resize_mode"],
-                           flag_pods=p["flag_pods"], replace_timeout=p["replace_timeout"])
+                           flag_pods=p["flag_pods"], replace_timeout=p["replace_timeout"],
+                           create_only=p["create_only"])
         result = applier.run(p["objects"], p["live"], p["prune"])
     except PgfleetError as exc:
         out = exc.to_result()

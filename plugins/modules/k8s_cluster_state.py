@@ -146,6 +146,10 @@ pod_environment:
   description: The ConfigMap/Secret named by C(pod_environment_configmap)/C(pod_environment_secret), as C({configmap, secret}).
   returned: when the manifest is valid
   type: dict
+backup_environment_secret:
+  description: The Secret named by C(logical_backup_cronjob_environment_secret) when the cluster has a logical backup, else null.
+  returned: always
+  type: dict
 statefulset:
   description: The live Spilo StatefulSet, or null.
   returned: always

@@ -173,6 +173,28 @@ def test_volume_growth_resizes_pvcs_without_restart(api, created):
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "2Gi"
 
 
+def test_pooler_is_applied_and_pruned(api, created):
+    update_spec(api, enableConnectionPooler=True)
+    mark = api.mark()
+    result = api.reconcile(NAME, NS)
+    assert result.rc == 0, result.stdout[-3000:]
+    assert api.get("apps/v1", "Deployment", NAME + "-pooler", NS) is not None
+    assert api.get("v1", "Service", NAME + "-pooler", NS) is not None
+    assert not [w for w in api.writes(mark) if w[0] == "DELETE"]
+    api.settle()
+    mark = api.mark()
+    assert api.reconcile(NAME, NS).rc == 0
+    assert api.writes(mark) == []
+    update_spec(api, enableConnectionPooler=False)
+    mark = api.mark()
+    assert api.reconcile(NAME, NS).rc == 0
+    deleted = sorted(path.rsplit("/", 2)[-2] + "/" + path.rsplit("/", 1)[1]
+                     for method, path in api.writes(mark) if method == "DELETE")
+    assert "deployments/%s-pooler" % NAME in deleted and "services/%s-pooler" % NAME in deleted, deleted
+    api.settle()
+    assert api.get("apps/v1", "Deployment", NAME + "-pooler", NS) is None
+
+
 def test_interrupted_rollout_resumes(api, created):
     need_double(api)
     update_spec(api, resources__limits__cpu="600m")
