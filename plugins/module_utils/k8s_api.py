@@ -217,7 +217,7 @@ class _Fast(object):
             with open(os.path.expanduser(path)) as fh:
                 doc = yaml.safe_load(fh) or {}
         except (IOError, OSError) as exc:
-            raise KubernetesError("cannot read the kubeconfig %s: %s" % (path, exc))
+            raise KubernetesError("cannot read the kubeconfig %s: %s" % (path, exc)) from exc
         base = os.path.dirname(os.path.abspath(os.path.expanduser(path)))
 
         def named(section, name):
@@ -282,12 +282,12 @@ class _Core(object):
             from kubernetes.dynamic.exceptions import DynamicApiError
         except ImportError as exc:
             raise KubernetesError("the kubernetes Python package and the kubernetes.core collection are "
-                                  "required: %s" % exc)
+                                  "required: %s" % exc) from exc
         self.error = DynamicApiError
         try:
             self.client = get_api_client(**auth).client
         except Exception as exc:  # config errors, unreachable API during discovery
-            raise KubernetesError("could not create a Kubernetes API client: %s" % exc)
+            raise KubernetesError("could not create a Kubernetes API client: %s" % exc) from exc
 
     def close(self):
         pass

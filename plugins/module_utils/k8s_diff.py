@@ -34,6 +34,8 @@ import json
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.checksum import (
     ANNOTATION as TEMPLATE_CHECKSUM,
+)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.checksum import (
     template_checksum,
 )
 from ansible_collections.pgfleet.postgres.plugins.module_utils.manifest import parse_quantity
@@ -164,7 +166,7 @@ def differences(desired, live, path=(), out=None, limit=20):
         if len(desired) != len(live):
             out.append(".".join(path) + " (length)")
             return out
-        for i, (d, lv) in enumerate(zip(desired, live)):
+        for i, (d, lv) in enumerate(zip(desired, live)):  # noqa: B905 same length, checked above (Python 3.9 has no strict=)
             differences(d, lv, path + (str(i),), out, limit)
         return out
     if not _scalar_equal(desired, live, path):
@@ -229,8 +231,6 @@ def statefulset_replace_reasons(desired, live):
     vl = lv.get("volumeClaimTemplates") or []
     if len(vd) != len(vl) or differences(vd, vl, ("spec", "volumeClaimTemplates")):
         reasons.append("spec.volumeClaimTemplates")
-    for key in ("minReadySeconds", "ordinals"):
-        pass  # mutable in place
     return reasons
 
 

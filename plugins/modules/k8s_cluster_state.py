@@ -134,7 +134,9 @@ model_warnings:
   type: list
   elements: str
 objects:
-  description: Live objects by kind (C(StatefulSet), C(Pod), C(PersistentVolumeClaim), C(Service), C(Endpoints), C(Secret), C(ConfigMap), C(PodDisruptionBudget), C(CronJob), C(Deployment), C(ServiceAccount), C(RoleBinding), C(ClusterRole)), without managedFields.
+  description:
+    - Live objects by kind, without managedFields - C(StatefulSet), C(Pod), C(PersistentVolumeClaim), C(Service), C(Endpoints),
+      C(Secret), C(ConfigMap), C(PodDisruptionBudget), C(CronJob), C(Deployment), C(ServiceAccount), C(RoleBinding), C(ClusterRole).
   returned: when the manifest is valid
   type: dict
 existing_secrets:
@@ -216,12 +218,13 @@ def main():
                            required_by={"name": ("namespace",)})
     p = module.params
     api = None
+    operator_ns = (p["operator_namespace"] or os.environ.get("OPERATOR_NAMESPACE") or p["namespace"]
+                   or (p["manifest"] or {}).get("metadata", {}).get("namespace"))
     try:
         api = Api(p)
         result = read_state(api, name=p["name"], namespace=p["namespace"], manifest=p["manifest"],
                             config_given=p["operator_config"], configmap=p["operator_configmap"],
-                            operator_namespace=p["operator_namespace"] or os.environ.get("OPERATOR_NAMESPACE")
-                            or p["namespace"] or (p["manifest"] or {}).get("metadata", {}).get("namespace"),
+                            operator_namespace=operator_ns,
                             configmap_required=p["operator_configmap_required"], read_objects=p["read_objects"])
     except PgfleetError as exc:
         out = exc.to_result()

@@ -103,7 +103,7 @@ def json_patch(target, ops):
         except (KeyError, IndexError, ValueError, TypeError) as exc:
             if isinstance(exc, PatchError):
                 raise
-            raise PatchError("the JSON patch operation %s %s failed: %s" % (kind, op.get("path"), exc))
+            raise PatchError("the JSON patch operation %s %s failed: %s" % (kind, op.get("path"), exc)) from exc
     return doc
 
 
@@ -346,4 +346,4 @@ def loads(body, content_type):
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise PatchError("the request body is not valid JSON: %s" % exc, 400, "BadRequest")
+        raise PatchError("the request body is not valid JSON: %s" % exc, 400, "BadRequest") from exc

@@ -10,8 +10,8 @@ exist. What it does not: admission webhooks, RBAC, quotas, watches, pagination, 
 
 import copy
 import datetime
-import json
 import itertools
+import json
 import threading
 import uuid
 
@@ -126,7 +126,7 @@ class Store(object):
             lpreds = selectors.parse_labels(label_selector)
             fpreds = selectors.parse_fields(field_selector)
         except selectors.SelectorError as exc:
-            raise ApiError(400, "BadRequest", str(exc))
+            raise ApiError(400, "BadRequest", str(exc)) from exc
         with self.lock:
             if rtype.namespaced and ns:
                 self._check_namespace(rtype, ns)
@@ -348,7 +348,7 @@ class Store(object):
                                "message": 'conflict with "%s"' % m.split("\x00")[0]} for m, p in exc.conflicts]
                     raise ApiError(409, "Conflict", "Apply failed with %d conflict%s: %s" % (
                         len(causes), "" if len(causes) == 1 else "s",
-                        "; ".join("%s: %s" % (c["message"], c["field"]) for c in causes)), {"causes": causes})
+                        "; ".join("%s: %s" % (c["message"], c["field"]) for c in causes)), {"causes": causes}) from exc
                 if subresource == "status":
                     new = copy.deepcopy(old)
                     new["status"] = merged.get("status", {})
@@ -378,7 +378,7 @@ class Store(object):
                 else:
                     raise ApiError(415, "UnsupportedMediaType", "unsupported patch type %r" % ctype)
             except patching.PatchError as exc:
-                raise ApiError(exc.code, exc.reason, str(exc))
+                raise ApiError(exc.code, exc.reason, str(exc)) from exc
             if not isinstance(new, dict):
                 raise ApiError(422, "Invalid", "the patch result is not an object")
             new = self._prepare(rtype, ns, name, new)
