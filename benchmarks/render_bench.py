@@ -10,7 +10,6 @@ Prints numbers; asserts nothing.
 
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ import yaml  # noqa: E402
 from ansible.plugins.filter.core import FilterModule as CoreFilters  # noqa: E402
 from ansible_collections.pgfleet.postgres.plugins.module_utils import checksum, spilo  # noqa: E402
 from ansible_collections.pgfleet.postgres.plugins.module_utils.manifest import build_model  # noqa: E402
+from ansible_collections.pgfleet.postgres.tests import harness  # noqa: E402
 
 MANIFEST = os.path.join(REPO, "examples", "complete-postgres-manifest.yaml")
 CONFIG = os.path.join(REPO, "examples", "configmap.yaml")
@@ -87,15 +87,15 @@ def main():
     _report("spilo_pod_parts (env, volumes, containers)", _timed(lambda: spilo.pod_parts(model), 200))
     _report("build_model + render every template in process", _timed(lambda: render_in_process(env, cr, config), 100))
 
-    playbook = os.path.join(REPO, ".venv", "bin", "ansible-playbook")
     runs = []
     with tempfile.TemporaryDirectory() as out:
         for _run in range(3):
             start = time.perf_counter()
-            subprocess.run([playbook, "playbooks/render.yml", "-e", "manifest=" + MANIFEST, "-e", "operator_config=" + CONFIG,
-                            "-e", "output_dir=" + out], cwd=REPO, check=True, capture_output=True,
-                           env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg")))
+            proc = harness.run_playbook("playbooks/render.yml", "-e", "manifest=" + MANIFEST, "-e", "operator_config=" + CONFIG,
+                                        "-e", "output_dir=" + out)
             runs.append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                raise SystemExit("render.yml failed: %s %s" % (proc.stdout[-3000:], proc.stderr[-3000:]))
     _report("ansible-playbook playbooks/render.yml (whole run)", runs, "s", 1.0)
 
 

@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ sys.path.insert(0, os.path.join(REPO, ".collections"))
 from ansible_collections.pgfleet.postgres.plugins.module_utils.dbsync import sync_databases  # noqa: E402
 from ansible_collections.pgfleet.postgres.plugins.module_utils.manifest import build_model  # noqa: E402
 from ansible_collections.pgfleet.postgres.plugins.module_utils.rolesync import sync_roles  # noqa: E402
+from ansible_collections.pgfleet.postgres.tests import harness  # noqa: E402
 
 
 def load_harness():
@@ -187,12 +187,9 @@ def run_playbook(text, extra_vars, workdir):
     varsfile = os.path.join(workdir, "vars.json")
     with open(varsfile, "w") as fh:
         json.dump(extra_vars, fh)
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"), ANSIBLE_NOCOLOR="1")
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", play,
-           "-e", "@" + varsfile, "-e", "ansible_python_interpreter=" + sys.executable]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    proc = harness.run_playbook("-i", "localhost,", play, "-e", "@" + varsfile,
+                                "-e", "ansible_python_interpreter=" + sys.executable, timeout=None)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         print(proc.stdout[-3000:], proc.stderr[-3000:])

@@ -6,37 +6,24 @@ process and no data behind, and no password may ever appear in the playbook outp
 
 import json
 import os
-import pwd
-import shutil
-import subprocess
-import sys
-import tempfile
 
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils import localcluster as lc
+from ansible_collections.pgfleet.postgres.tests.harness import (
+    REPO,
+    local_cluster_skip_reason,
+    local_state_dir,
+    run_playbook,
+)
 
 pytestmark = pytest.mark.patroni
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 MANIFEST = os.path.join(REPO, "examples", "minimal-postgres-manifest.yaml")
-PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-
-
-def _skip_reason():
-    for path in (lc.DEFAULT_ETCD, lc.DEFAULT_PATRONI, os.path.join(lc.DEFAULT_PG_BIN_DIR, "postgres"), PLAYBOOK_BIN):
-        if not os.access(path, os.X_OK):
-            return "%s missing: run bash scripts/setup.sh" % path
-    if os.geteuid() != 0 and pwd.getpwuid(os.geteuid()).pw_name != lc.DEFAULT_OS_USER:
-        return "needs root (to run services as postgres) or the postgres user"
-    return None
 
 
 def playbook(state_dir, state, *extra):
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_FORCE_COLOR="0", PY_COLORS="0")
-    cmd = [PLAYBOOK_BIN, "playbooks/local.yml", "-e", "manifest=%s" % MANIFEST, "-e", "state=%s" % state,
-           "-e", "state_dir=%s" % state_dir] + list(extra)
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
+    proc = run_playbook("playbooks/local.yml", "-e", "manifest=%s" % MANIFEST, "-e", "state=%s" % state,
+                        "-e", "state_dir=%s" % state_dir, *extra)
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -52,16 +39,12 @@ def table_rows(output):
 
 @pytest.fixture(scope="module")
 def state_dir():
-    reason = _skip_reason()
+    reason = local_cluster_skip_reason(playbook=True)
     if reason:
         pytest.skip(reason)
-    path = tempfile.mkdtemp(prefix="pgf-pb-")
-    shutil.rmtree(path)
-    yield path
-    # Whatever happened above, stop what was started and remove the data.
-    if os.path.exists(os.path.join(path, "state.json")):
-        lc.LocalCluster("acid-minimal-cluster", state_dir=path).absent(timeout=30)
-    shutil.rmtree(path, ignore_errors=True)
+    # Whatever happens in the tests, what was started is stopped and the data removed.
+    with local_state_dir("acid-minimal-cluster", prefix="pgf-pb-") as path:
+        yield path
 
 
 @pytest.fixture(scope="module")

@@ -53,13 +53,13 @@ module. The tests are skipped when etcd, Patroni or PostgreSQL 15 are missing (r
 
 import copy
 import os
-import pwd
 import shutil
 import sys
 import tempfile
 
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils import localcluster as lc
+from ansible_collections.pgfleet.postgres.tests.harness import local_cluster_skip_reason
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
@@ -97,16 +97,6 @@ def manifest_for(param=None):
     if isinstance(param, int):
         return _merge(DEFAULT_MANIFEST, {"spec": {"numberOfInstances": param}})
     return _merge(DEFAULT_MANIFEST, param)
-
-
-def _skip_reason():
-    for path, what in ((lc.DEFAULT_ETCD, "etcd"), (lc.DEFAULT_PATRONI, "Patroni"),
-                       (os.path.join(lc.DEFAULT_PG_BIN_DIR, "postgres"), "PostgreSQL 15")):
-        if not os.access(path, os.X_OK):
-            return "%s missing (%s): run bash scripts/setup.sh" % (what, path)
-    if os.geteuid() != 0 and pwd.getpwuid(os.geteuid()).pw_name != lc.DEFAULT_OS_USER:
-        return "needs root (to run services as postgres) or the postgres user"
-    return None
 
 
 class ClusterHandle(object):
@@ -182,7 +172,7 @@ class ClusterHandle(object):
 
 @pytest.fixture(scope="module")
 def local_cluster(request):
-    reason = _skip_reason()
+    reason = local_cluster_skip_reason()
     if reason:
         pytest.skip(reason)
     manifest = manifest_for(getattr(request, "param", None))

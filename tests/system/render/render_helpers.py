@@ -1,5 +1,5 @@
 """Helpers of the render tests: run ``playbooks/render.yml`` like a user does
-(``.venv/bin/ansible-playbook`` in the repo root) and read back what it wrote.
+(``ansible-playbook`` in the repo root, tests/harness.py) and read back what it wrote.
 
 A module of its own (not conftest.py): every test area has a conftest.py, so ``from conftest
 import`` could pick up another area's.
@@ -8,25 +8,21 @@ import`` could pick up another area's.
 import base64
 import glob
 import os
-import subprocess
 
 import yaml
+from ansible_collections.pgfleet.postgres.tests.harness import run_playbook
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-PLAYBOOK_BIN = os.path.join(REPO, ".venv", "bin", "ansible-playbook")
 REFERENCE = "/work/shared/reference/manifests"
 
 
 def run_render(manifest, output_dir, config=None, pod_env=None, extra=()):
     """One ``ansible-playbook playbooks/render.yml`` run; returns the CompletedProcess."""
-    args = [PLAYBOOK_BIN, "playbooks/render.yml", "-e", "manifest=%s" % manifest, "-e", "output_dir=%s" % output_dir]
+    args = ["playbooks/render.yml", "-e", "manifest=%s" % manifest, "-e", "output_dir=%s" % output_dir]
     if config:
         args += ["-e", "operator_config=%s" % config]
     for key, path in sorted((pod_env or {}).items()):
         args += ["-e", "pod_environment_%s=%s" % (key, path)]
-    args += list(extra)
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1", NO_COLOR="1")
-    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
+    return run_playbook(*(args + list(extra)))
 
 
 def read_objects(output_dir):

@@ -13,7 +13,8 @@ import os
 
 import kubernetes_validate
 import pytest
-from render_helpers import REFERENCE, REPO, passwords, run_render
+from ansible_collections.pgfleet.postgres.tests.harness import REPO
+from render_helpers import REFERENCE, passwords, run_render
 
 OLDEST = "1.28"
 NEWEST = kubernetes_validate.utils.latest_version()  # 1.37 with kubernetes-validate 1.37.0

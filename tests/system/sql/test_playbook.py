@@ -1,15 +1,13 @@
 """The two modules through a real ansible-playbook run (module packaging, argument specs, no_log)."""
 
 import json
-import os
-import subprocess
 import sys
 
 import pytest
+from ansible_collections.pgfleet.postgres.tests import harness
 
 pytestmark = pytest.mark.postgres
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 PLAYBOOK = """
 - hosts: localhost
   connection: local
@@ -49,12 +47,8 @@ def run_playbook(tmp_path, pg, model, *extra):
                      "prepared_databases": model["prepared_databases"]}
     varsfile.write_text(json.dumps({"pg_port": pg.port, "pg_password": pg.password,
                                     "result_file": str(tmp_path / "result.json"), "cluster_model": cluster_model}))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="false")
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", str(play),
-           "-e", "@" + str(varsfile), "-e", "ansible_python_interpreter=" + sys.executable, "-v"] + list(extra)
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    proc = harness.run_playbook("-i", "localhost,", play, "-e", "@%s" % varsfile, "-e", "ansible_python_interpreter=" + sys.executable,
+                                "-v", *extra, timeout=300, env={"ANSIBLE_LOCALHOST_WARNING": "false"})
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     tasks = json.loads((tmp_path / "result.json").read_text())
     return tasks, proc.stdout + proc.stderr

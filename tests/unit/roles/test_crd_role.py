@@ -2,14 +2,11 @@
 
 import os
 import re
-import subprocess
 import sys
 
 import pytest
 import yaml
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+from ansible_collections.pgfleet.postgres.tests.harness import NO_PLAYBOOK, PLAYBOOK_BIN, REPO, run_playbook
 
 
 def run_role(tmp_path, role_vars):
@@ -17,20 +14,17 @@ def run_role(tmp_path, role_vars):
              "roles": [{"role": "pgfleet.postgres.crd", "vars": role_vars}]}]
     path = tmp_path / "play.yml"
     path.write_text(yaml.safe_dump(play))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
-    return subprocess.run([PLAYBOOK_BIN, "-i", "localhost,", "-c", "local", str(path)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return run_playbook("-i", "localhost,", "-c", "local", path, timeout=300)
 
 
-@pytest.mark.skipif(not os.path.exists(PLAYBOOK_BIN), reason="ansible-playbook not installed next to this python")
+@pytest.mark.skipif(not os.path.exists(PLAYBOOK_BIN), reason=NO_PLAYBOOK)
 def test_argument_spec_rejects_unknown_state(tmp_path):
     result = run_role(tmp_path, {"crd_state": "gone"})
     assert result.returncode != 0
     assert "crd_state" in result.stdout and "present, absent" in result.stdout, result.stdout
 
 
-@pytest.mark.skipif(not os.path.exists(PLAYBOOK_BIN), reason="ansible-playbook not installed next to this python")
+@pytest.mark.skipif(not os.path.exists(PLAYBOOK_BIN), reason=NO_PLAYBOOK)
 def test_absent_needs_confirmation(tmp_path):
     result = run_role(tmp_path, {"crd_state": "absent"})
     assert result.returncode != 0
@@ -39,9 +33,9 @@ def test_absent_needs_confirmation(tmp_path):
 
 
 def test_argument_spec_documents_every_default():
-    with open(os.path.join(ROOT, "roles", "crd", "defaults", "main.yml")) as fh:
+    with open(os.path.join(REPO, "roles", "crd", "defaults", "main.yml")) as fh:
         defaults = yaml.safe_load(fh)
-    with open(os.path.join(ROOT, "roles", "crd", "meta", "argument_specs.yml")) as fh:
+    with open(os.path.join(REPO, "roles", "crd", "meta", "argument_specs.yml")) as fh:
         options = yaml.safe_load(fh)["argument_specs"]["main"]["options"]
     assert set(defaults) == set(options)
     for name, spec in options.items():
@@ -49,7 +43,7 @@ def test_argument_spec_documents_every_default():
         assert name.startswith("crd_")
 
 
-@pytest.mark.skipif(not os.path.exists(PLAYBOOK_BIN), reason="ansible-playbook not installed next to this python")
+@pytest.mark.skipif(not os.path.exists(PLAYBOOK_BIN), reason=NO_PLAYBOOK)
 def test_present_sends_the_crd_to_the_api_server(tmp_path, monkeypatch):
     """Everything up to the request works offline: the CRD file is found and templated, and the
     module fails only because nothing listens on the API address."""

@@ -9,23 +9,21 @@ import base64
 import copy
 import json
 import os
-import subprocess
 import sys
 
 import kubernetes_validate
 import pytest
 import yaml
+from ansible_collections.pgfleet.postgres.tests.harness import NO_PLAYBOOK, PLAYBOOK_BIN, REPO, run_playbook
 from kubernetes_validate import utils as kv_utils
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 K8S_VERSIONS = ["1.28", kv_utils.latest_version()]
 UID = "efd12e58-5786-11e8-b5a7-06148230260c"
 LONG_NAME = "acid-" + "a" * 31 + "-" + "b" * 10  # cut at 52 with the prefix, the cut ends on '-'
 
 
 def manifest(name):
-    with open(os.path.join(ROOT, "examples", name)) as fh:
+    with open(os.path.join(REPO, "examples", name)) as fh:
         return yaml.safe_load(fh)
 
 
@@ -67,7 +65,7 @@ def scenarios():
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     if not os.path.exists(PLAYBOOK_BIN):
-        pytest.skip("ansible-playbook not installed next to this python")
+        pytest.skip(NO_PLAYBOOK)
     tmp = tmp_path_factory.mktemp("render")
     plays = []
     for name, (cr, config, env_secret) in scenarios().items():
@@ -89,11 +87,7 @@ def rendered(tmp_path_factory):
         })
     path = tmp / "play.yml"
     path.write_text(yaml.safe_dump(plays))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"))
-    result = subprocess.run([PLAYBOOK_BIN, "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
-                             str(path)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=600, check=False)
+    result = run_playbook("-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable, path)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     out = {}
     for name in scenarios():
@@ -340,9 +334,9 @@ def test_disabled_logical_backup_is_listed_for_deletion(rendered):
 
 def test_argument_specs_document_every_default():
     for role in ("pooler", "logical_backup"):
-        with open(os.path.join(ROOT, "roles", role, "defaults", "main.yml")) as fh:
+        with open(os.path.join(REPO, "roles", role, "defaults", "main.yml")) as fh:
             defaults = yaml.safe_load(fh) or {}
-        with open(os.path.join(ROOT, "roles", role, "meta", "argument_specs.yml")) as fh:
+        with open(os.path.join(REPO, "roles", role, "meta", "argument_specs.yml")) as fh:
             options = yaml.safe_load(fh)["argument_specs"]["main"]["options"]
         assert options["cluster_model"]["required"] is True
         for name, value in defaults.items():

@@ -1,0 +1,72 @@
+"""What several test areas (and the benchmarks) need the same way: run one of this repository's
+playbooks like a user does, and check that a local cluster can run here.
+
+Import it as ``ansible_collections.pgfleet.postgres.tests.harness``: the root conftest.py puts
+``.collections`` on ``sys.path`` for pytest, ansible-test units has the collection loader, and the
+benchmarks put ``.collections`` on ``sys.path`` themselves. (Not a conftest.py: every test area has
+one, so ``from conftest import`` could pick up another area's.)
+"""
+
+import contextlib
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+# The ansible-playbook of the interpreter that runs the tests (the repo's .venv); ansible-test units
+# runs in a venv of its own without it, and tests that need it skip there.
+PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+NO_PLAYBOOK = "ansible-playbook not installed next to this python"
+
+
+def ansible_env(**overrides):
+    """The environment of an ansible-playbook run: this repo's ansible.cfg and collections, no colour."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".collections"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", NO_COLOR="1", PY_COLORS="0")
+    env.update(overrides)
+    return env
+
+
+def run_playbook(*args, timeout=600, env=None):
+    """``ansible-playbook ARGS...`` in the repo root; returns the CompletedProcess (text, never raises
+    on a non-zero exit: the caller asserts on it). ``env``: extra environment variables."""
+    return subprocess.run([PLAYBOOK_BIN] + [str(a) for a in args], cwd=REPO, env=ansible_env(**(env or {})),
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def local_cluster_skip_reason(playbook=False):
+    """Why a local cluster (etcd + Patroni + PostgreSQL 15 as the postgres user) cannot run here, or None.
+    ``playbook``: the test also runs ansible-playbook."""
+    from ansible_collections.pgfleet.postgres.plugins.module_utils import localcluster as lc
+
+    needed = [(lc.DEFAULT_ETCD, "etcd"), (lc.DEFAULT_PATRONI, "Patroni"),
+              (os.path.join(lc.DEFAULT_PG_BIN_DIR, "postgres"), "PostgreSQL 15")]
+    if playbook:
+        needed.append((PLAYBOOK_BIN, "ansible-playbook"))
+    for path, what in needed:
+        if not os.access(path, os.X_OK):
+            return "%s missing (%s): run bash scripts/setup.sh" % (what, path)
+    if os.geteuid() != 0 and pwd.getpwuid(os.geteuid()).pw_name != lc.DEFAULT_OS_USER:
+        return "needs root (to run services as postgres) or the postgres user"
+    return None
+
+
+@contextlib.contextmanager
+def local_state_dir(cluster, prefix="pgf-"):
+    """A fresh state dir path for the local cluster ``cluster`` (not created: LocalCluster creates it
+    with the right owner and mode; short, under /tmp, for the unix sockets). On exit, whatever
+    happened, the cluster's processes are stopped by PID and the directory is removed."""
+    from ansible_collections.pgfleet.postgres.plugins.module_utils import localcluster as lc
+
+    path = tempfile.mkdtemp(prefix=prefix)
+    shutil.rmtree(path)
+    try:
+        yield path
+    finally:
+        if os.path.exists(os.path.join(path, "state.json")):
+            lc.LocalCluster(cluster, state_dir=path).absent(timeout=30)
+        shutil.rmtree(path, ignore_errors=True)
