@@ -81,6 +81,19 @@ def test_render_prints_no_password(tmp_path, manifest, config):
             assert_no_password(yaml.safe_dump(obj), passwords, "rendered object %s" % name)
 
 
+def test_render_names_a_broken_input_file_without_its_content(tmp_path):
+    value = "s3cr3t-bucket-key-4711"
+    broken = tmp_path / "pod-env-secret.yaml"
+    broken.write_text("apiVersion: v1\nkind: Secret\ndata:\n  KEY: %s\n  OTHER: \"unclosed\n\tKEY2: %s\n"
+                      % (base64.b64encode(value.encode()).decode(), value))
+    proc = run_playbook("playbooks/render.yml", "-e", "manifest=%s" % MINIMAL, "-e", "output_dir=%s" % (tmp_path / "out"),
+                        "-e", "pod_environment_secret=%s" % broken, "-vvv")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "%s: not a YAML mapping" % broken in " ".join(output.split()), output[-4000:]
+    assert_no_password(output, {"the broken file's value": value}, "render.yml with a broken input file")
+
+
 @pytest.fixture(scope="module")
 def state_dir():
     reason = local_cluster_skip_reason(playbook=True)
