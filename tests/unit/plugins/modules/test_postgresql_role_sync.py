@@ -1,38 +1,12 @@
 """postgresql_role_sync: argument spec, no_log and input refusal before connecting (no server)."""
 
-import json
-
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.pgfleet.postgres.plugins.modules import postgresql_role_sync as mod
 
 
-class Exit(Exception):
-    def __init__(self, kind, result):
-        super().__init__(kind)
-        self.kind = kind
-        self.result = result
-
-
 @pytest.fixture
-def run(monkeypatch):
-    def exit_json(self, **kwargs):
-        raise Exit("exit", kwargs)
-
-    def fail_json(self, **kwargs):
-        raise Exit("fail", dict(kwargs, no_log_values=set(self.no_log_values)))
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-
-    def runner(args):
-        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
-        with pytest.raises(Exit) as caught:
-            mod.main()
-        return caught.value
-
-    return runner
+def run(run_module):
+    return lambda args: run_module(mod, args)
 
 
 def test_secrets_are_no_log():
