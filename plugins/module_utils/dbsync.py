@@ -35,10 +35,10 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
 )
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import (
     Session,
-    check_name,
     ident,
     idents,
     keywords,
+    names_ok,
     stmt,
 )
 
@@ -121,11 +121,7 @@ def read_snapshot(params, prepared_names):
 
 
 def _derived(name, field, errors):
-    try:
-        return check_name(name, field, "derived role name")
-    except ManifestError as err:
-        errors.append(err)
-        return None
+    return name if names_ok(errors, (name, field, "derived role name")) else None
 
 
 def normalise_prepared(prepared, errors):
@@ -138,10 +134,7 @@ def normalise_prepared(prepared, errors):
             errors.append(ManifestError(field, "must be a mapping, got %r" % (raw,), "see docs/sql-sync.md"))
             continue
         name = raw.get("name")
-        try:
-            check_name(name, field + ".name", "database name")
-        except ManifestError as err:
-            errors.append(err)
+        if not names_ok(errors, (name, field + ".name", "database name")):
             continue
         field = "prepared_databases[%s]" % name
         if name in RESERVED_DATABASES:
@@ -163,10 +156,7 @@ def normalise_prepared(prepared, errors):
             "schemas": [],
             "extensions": {},
         }
-        try:
-            check_name(db["owner"], field + ".owner", "role name")
-        except ManifestError as err:
-            errors.append(err)
+        names_ok(errors, (db["owner"], field + ".owner", "role name"))
         raw_schemas = raw.get("schemas")
         if not raw_schemas:
             raw_schemas = [{"name": "data", "default_roles": True, "default_users": False}]
@@ -174,10 +164,7 @@ def normalise_prepared(prepared, errors):
         for sindex, s in enumerate(raw_schemas):
             sfield = "%s.schemas[%d]" % (field, sindex)
             sname = s.get("name") if isinstance(s, dict) else None
-            try:
-                check_name(sname, sfield + ".name", "schema name")
-            except ManifestError as err:
-                errors.append(err)
+            if not names_ok(errors, (sname, sfield + ".name", "schema name")):
                 continue
             if sname.startswith("pg_") or sname == "information_schema":
                 errors.append(ManifestError(sfield, "schema name %r is reserved by PostgreSQL" % sname,
@@ -201,11 +188,7 @@ def normalise_prepared(prepared, errors):
             db["schemas"].append(entry)
         for ext, ext_schema in (raw.get("extensions") or {}).items():
             efield = "%s.extensions.%s" % (field, ext)
-            try:
-                check_name(ext, efield, "extension name")
-                check_name(ext_schema, efield, "schema name")
-            except ManifestError as err:
-                errors.append(err)
+            if not names_ok(errors, (ext, efield, "extension name"), (ext_schema, efield, "schema name")):
                 continue
             db["extensions"][ext] = ext_schema
         out.append(db)
@@ -398,11 +381,7 @@ def plan_databases(databases, prepared, snapshot, check_roles=True):
     wanted = {}
     for name, owner in (databases or {}).items():
         field = "databases[%s]" % name
-        try:
-            check_name(name, field, "database name")
-            check_name(owner, field, "owner role name")
-        except ManifestError as err:
-            errors.append(err)
+        if not names_ok(errors, (name, field, "database name"), (owner, field, "owner role name")):
             continue
         if name in RESERVED_DATABASES:
             errors.append(ManifestError(field, "%r is a system database" % name, "choose another database name"))

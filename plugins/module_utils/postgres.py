@@ -91,6 +91,21 @@ def check_name(name, field, what="name"):
     return name
 
 
+def names_ok(errors, *checks):
+    """``check_name(name, field, what)`` for each ``(name, field, what)`` of ``checks``, in order.
+
+    True when every name is fine; else the first problem is appended to ``errors`` (a list of
+    ``ManifestError``, so a plan reports every bad input at once) and False is returned.
+    """
+    try:
+        for name, field, what in checks:
+            check_name(name, field, what)
+    except ManifestError as err:
+        errors.append(err)
+        return False
+    return True
+
+
 def ident(*names):
     """One quoted identifier (``ident("s", "t")`` -> ``"s"."t"``)."""
     return sql.Identifier(*names)

@@ -42,11 +42,11 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import (
     MASK,
     Session,
     Statement,
-    check_name,
     ident,
     idents,
     keywords,
     literal,
+    names_ok,
     sql,
     stmt,
 )
@@ -189,10 +189,7 @@ def flags_of(attrs):
 
 
 def _check_role_name(name, field, errors):
-    try:
-        check_name(name, field, "role name")
-    except ManifestError as err:
-        errors.append(err)
+    if not names_ok(errors, (name, field, "role name")):
         return False
     if name.lower() in RESERVED_ROLE_NAMES:
         errors.append(ManifestError(field, "%r is reserved by PostgreSQL and cannot be a role name" % name,
