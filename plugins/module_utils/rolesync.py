@@ -419,24 +419,14 @@ def _role_view(attrs, index, name, parameters, password):
     }
 
 
-def _verify_many(checks):
-    """``checks``: list of (password, stored, username, tag_key) -> list of bool."""
-    def one(item):
-        return scram.verify(*item)
-    if len(checks) < PARALLEL_VERIFY_FROM:
-        return [one(c) for c in checks]
+def _pbkdf2_batch(func, jobs):
+    """``[func(*job) for job in jobs]``, on a small thread pool from PARALLEL_VERIFY_FROM jobs on."""
+    def one(job):
+        return func(*job)
+    if len(jobs) < PARALLEL_VERIFY_FROM:
+        return [one(job) for job in jobs]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(one, checks))
-
-
-def _hash_many(items):
-    """``items``: list of (password, username, encryption, tag_key) -> list of verifiers."""
-    def one(item):
-        return scram.verifier_for(*item)
-    if len(items) < PARALLEL_VERIFY_FROM:
-        return [one(i) for i in items]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(one, items))
+        return list(pool.map(one, jobs))
 
 
 def plan_roles(desired, snapshot, login_user="postgres", password_encryption=scram.SCRAM,
@@ -486,7 +476,8 @@ def plan_roles(desired, snapshot, login_user="postgres", password_encryption=scr
         if role["admin"]:
             wanted[(name, role["admin"])] = True
 
-    # Passwords to check: done in one batch (PBKDF2 is the slow part of a no-op sync).
+    # Passwords to check, (password, stored, username, tag_key): done in one batch (PBKDF2 is the slow
+    # part of a no-op sync).
     checks, check_names = [], []
     for name, role in roles.items():
         pw = role["password"]
@@ -499,12 +490,12 @@ def plan_roles(desired, snapshot, login_user="postgres", password_encryption=scr
             continue  # wrong method stored: re-set below without verifying
         checks.append((pw, stored, name, tag_key))
         check_names.append(name)
-    verified = dict(zip(check_names, _verify_many(checks), strict=True))
+    verified = dict(zip(check_names, _pbkdf2_batch(scram.verify, checks), strict=True))
     # New verifiers, built in one batch too (PBKDF2 again).
     to_hash = [name for name, role in roles.items() if role["password"] is not None
                and (name not in live or not verified.get(name, False))]
     hash_jobs = [(roles[n]["password"], n, password_encryption, tag_key) for n in to_hash]
-    new_verifiers = dict(zip(to_hash, _hash_many(hash_jobs), strict=True))
+    new_verifiers = dict(zip(to_hash, _pbkdf2_batch(scram.verifier_for, hash_jobs), strict=True))
 
     create, alter, passwords, params, revokes, grants = [], [], [], [], [], []
     touched = set()
