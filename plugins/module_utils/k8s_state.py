@@ -17,8 +17,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import json
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils import opconfig
+from ansible_collections.pgfleet.postgres.plugins.module_utils import opconfig, spilo
+from ansible_collections.pgfleet.postgres.plugins.module_utils import patroni as patroni_utils
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
     KubernetesError,
     ManifestErrors,
@@ -183,6 +185,63 @@ def readiness(pods, instances, role_label="spilo-role"):
     return not reasons, reasons, leader, masters
 
 
+def desired_dynamic_config(model):
+    """Patroni's dynamic configuration the manifest asks for (SPEC 5.9).
+
+    The bootstrap ``dcs`` section of SPILO_CONFIGURATION (ttl, loop_wait, retry_timeout,
+    maximum_lag_on_failover when set, the dynamic parameters, slots), plus the switches that are
+    always converged: ``synchronous_mode``, ``synchronous_mode_strict`` and ``failsafe_mode``
+    (the manifest's, else the operator option).
+    """
+    dcs = copy.deepcopy(spilo.spilo_configuration(model)["bootstrap"]["dcs"])
+    patroni_spec = (model.get("spec") or {}).get("patroni") or {}
+    failsafe = patroni_spec.get("failsafe_mode")
+    if failsafe is None:
+        failsafe = model["config"].get("enable_patroni_failsafe_mode")
+    dcs["synchronous_mode"] = bool(patroni_spec.get("synchronous_mode"))
+    dcs["synchronous_mode_strict"] = bool(patroni_spec.get("synchronous_mode_strict"))
+    dcs["failsafe_mode"] = bool(failsafe)
+    return dcs
+
+
+def patroni_view(model, manifest, objects, pods):
+    """What the DCS objects already tell about Patroni, so a no-op reconcile need not ask it.
+
+    Patroni on Kubernetes keeps the dynamic configuration in the ``config`` annotation of
+    ``<c>-config`` (ConfigMap or Endpoints) and each member's state in its pod's ``status``
+    annotation (``pending_restart`` included). ``in_sync`` is True only when that configuration
+    is known and needs no change; otherwise the reconcile asks Patroni itself.
+    """
+    name = model["name"]
+    desired = desired_dynamic_config(model)
+    status = manifest.get("status") if isinstance(manifest.get("status"), dict) else {}
+    managed = status.get("managedSlots") or []
+    current = None
+    for kind in ("ConfigMap", "Endpoints"):
+        for obj in objects.get(kind) or []:
+            if obj["metadata"]["name"] == "%s-config" % name:
+                raw = (obj["metadata"].get("annotations") or {}).get("config")
+                try:
+                    current = json.loads(raw) if raw else None
+                except ValueError:
+                    current = None
+    view = {"desired": desired, "managed_slots": managed, "dcs_config_known": current is not None,
+            "in_sync": False, "changes": [], "pending_restart": []}
+    if current is not None:
+        diff = patroni_utils.config_diff(current, desired, managed)
+        view["in_sync"] = not diff["patch"]
+        view["changes"] = [c["path"] for c in diff["changes"]]
+    for pod in pods:
+        raw = (pod["metadata"].get("annotations") or {}).get("status")
+        try:
+            member = json.loads(raw) if raw else {}
+        except ValueError:
+            member = {}
+        if member.get("pending_restart"):
+            view["pending_restart"].append(pod["metadata"]["name"])
+    return view
+
+
 def read_state(api, name=None, namespace=None, manifest=None, config_given=None, configmap=None,
                operator_namespace=None, configmap_required=False, read_objects=True):
     """Everything a reconcile needs, read once. See the module documentation for the keys."""
@@ -218,7 +277,7 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
               "invalid": None, "model_warnings": [], "objects": {}, "existing_secrets": [], "pod_environment": {},
               "statefulset": None, "pods": [], "leader": None, "exists": False, "instances": None,
               "ready": False, "ready_reasons": [], "teardown_names": {},
-              "backup_environment_secret": None}
+              "backup_environment_secret": None, "patroni": {}}
     model, invalid = validate(manifest, config_raw, None)
     if invalid:
         result["invalid"] = invalid
@@ -243,6 +302,7 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
     pods = [p for p in objects["Pod"] if p["metadata"]["name"].rpartition("-")[0] == name
             and p["metadata"]["name"].rpartition("-")[2].isdigit()]
     result["pods"] = pods_summary(pods, config["pod_role_label"])
+    result["patroni"] = patroni_view(model, manifest, objects, pods)
     result["instances"] = model["instances"]
     prefix = config.get("logical_backup_job_prefix") or "logical-backup-"
     result["teardown_names"] = {

@@ -182,6 +182,14 @@ ready_reasons:
   returned: always
   type: list
   elements: str
+patroni:
+  description:
+    - What the DCS objects tell about Patroni, so that a reconcile with nothing to change need not call it -
+      C(desired) (the dynamic configuration the manifest asks for), C(dcs_config_known) (Patroni's own copy in the
+      C(config) annotation of C(<name>-config) was found), C(in_sync) (it needs no change), C(changes),
+      C(managed_slots) (from the status) and C(pending_restart) (pods whose C(status) annotation says so).
+  returned: when the manifest is valid
+  type: dict
 teardown_names:
   description: Names the teardown needs, C({secrets, pooler, backup_job}) (credential secrets in the cluster's namespace).
   returned: always

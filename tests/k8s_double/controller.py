@@ -434,21 +434,41 @@ class FakePatroni(object):
         self._ensure_dcs(ns, scope, members[0], members[0]["metadata"]["name"])
 
     def _ensure_dcs(self, ns, scope, pod, leader):
+        """Patroni's DCS objects: the leader lock and the dynamic configuration (annotation ``config``)."""
         labels = self._dcs_labels(pod)
         store, mode = self.ctl.store, self._dcs_mode(pod)
         kind = "configmaps" if mode == "configmaps" else "endpoints"
-        names = ["%s-config" % scope, "%s-leader" % scope] if mode == "configmaps" else ["%s-config" % scope, scope]
-        for name in names:
-            ann = {"leader": leader or ""} if name.endswith("-leader") or name == scope else {
-                "config": json.dumps(self._state(ns, scope)["config"], sort_keys=True)}
+        leader_name = "%s-leader" % scope if mode == "configmaps" else scope
+        config = json.dumps(self._state(ns, scope)["config"], sort_keys=True, separators=(",", ":"))
+        for name, ann in ((leader_name, {"leader": leader or ""}), ("%s-config" % scope, {"config": config})):
             existing = self.ctl._get(kind, ns, name)
             body = {"apiVersion": "v1", "kind": "ConfigMap" if kind == "configmaps" else "Endpoints",
                     "metadata": {"name": name, "labels": labels, "annotations": ann}}
             if existing is None:
                 store.create(self.ctl.t(kind), ns, body, manager="patroni")
-            elif (existing["metadata"].get("annotations") or {}).get("leader", ann.get("leader")) != ann.get("leader"):
+            elif any((existing["metadata"].get("annotations") or {}).get(k) != v for k, v in ann.items()):
                 store.patch(self.ctl.t(kind), ns, name, {"metadata": {"annotations": ann}},
                             "application/merge-patch+json", manager="patroni")
+        self._publish_members(ns, scope)
+
+    def _publish_members(self, ns, scope):
+        """Each member's state in its pod's ``status`` annotation, as Patroni's Kubernetes DCS does."""
+        st = self._state(ns, scope)
+        for pod in self._members(ns, scope):
+            if not self.ctl._ready(pod):
+                continue
+            name = pod["metadata"]["name"]
+            role = self._role(pod)
+            status = {"conn_url": "postgres://%s:5432/postgres" % (pod.get("status") or {}).get("podIP"),
+                      "api_url": "http://%s:8008/patroni" % (pod.get("status") or {}).get("podIP"),
+                      "state": "running", "role": "primary" if role == "master" else "replica",
+                      "version": "4.1.5", "timeline": st["timeline"]}
+            if name in st["pending"]:
+                status["pending_restart"] = True
+            text = json.dumps(status, sort_keys=True, separators=(",", ":"))
+            if (pod["metadata"].get("annotations") or {}).get("status") != text:
+                self.ctl.store.patch(self.ctl.t("pods"), ns, name, {"metadata": {"annotations": {"status": text}}},
+                                     "application/merge-patch+json", manager="patroni")
 
     def dcs_recreate(self, ns, name):
         for suffix in ("-leader", "-config", ""):
@@ -490,12 +510,15 @@ class FakePatroni(object):
             new_p = (st["config"].get("postgresql") or {}).get("parameters") or {}
             if any(old_p.get(k) != new_p.get(k) for k in set(old_p) | set(new_p) if k in _RESTART_ONLY):
                 st["pending"] |= {p["metadata"]["name"] for p in members}
+            leader = next((p["metadata"]["name"] for p in members if self._role(p) == "master"), None)
+            self._ensure_dcs(ns, scope, pod, leader)
             return 200, copy.deepcopy(st["config"])
         if method == "POST" and path == "/restart":
             if (body or {}).get("restart_pending") and pod_name not in st["pending"]:
                 return 503, "restart conditions are not satisfied"
             st["pending"].discard(pod_name)
             st["restarts"].append(pod_name)
+            self._publish_members(ns, scope)
             return 200, "restarted successfully"
         if method == "POST" and path in ("/switchover", "/failover"):
             return self._switchover(ns, pod, st, members, body or {}, path == "/failover")
