@@ -11,6 +11,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
+
 from ansible.errors import AnsibleFilterError
 from ansible_collections.pgfleet.postgres.plugins.module_utils import checksum as _checksum
 from ansible_collections.pgfleet.postgres.plugins.module_utils import spilo as _spilo
@@ -23,31 +25,36 @@ def _model(model, name):
     return model
 
 
+def _manifest_errors(func):
+    """A model problem (``PgfleetError``: field + fix) becomes the filter's error message."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except PgfleetError as exc:
+            raise AnsibleFilterError(exc.msg) from exc
+    return wrapper
+
+
+@_manifest_errors
 def spilo_env(model, pod_environment=None):
     """Ordered env of the postgres container (SPEC 2.4)."""
-    try:
-        return _spilo.spilo_env(_model(model, "spilo_env"), pod_environment)
-    except PgfleetError as exc:
-        raise AnsibleFilterError(exc.msg) from exc
+    return _spilo.spilo_env(_model(model, "spilo_env"), pod_environment)
 
 
+@_manifest_errors
 def spilo_configuration(model, as_json=False):
     """SPILO_CONFIGURATION as a dict (or the compact JSON string Spilo reads)."""
-    try:
-        model = _model(model, "spilo_configuration")
-        if as_json:
-            return _spilo.spilo_configuration_json(model)
-        return _spilo.spilo_configuration(model)
-    except PgfleetError as exc:
-        raise AnsibleFilterError(exc.msg) from exc
+    model = _model(model, "spilo_configuration")
+    if as_json:
+        return _spilo.spilo_configuration_json(model)
+    return _spilo.spilo_configuration(model)
 
 
+@_manifest_errors
 def spilo_pod_parts(model, pod_environment=None):
     """Env, volumes, mounts, sidecars, init containers and scheduling of the Spilo pod."""
-    try:
-        return _spilo.pod_parts(_model(model, "spilo_pod_parts"), pod_environment)
-    except PgfleetError as exc:
-        raise AnsibleFilterError(exc.msg) from exc
+    return _spilo.pod_parts(_model(model, "spilo_pod_parts"), pod_environment)
 
 
 def template_checksum(data, volume_claim_templates=None):
