@@ -30,13 +30,14 @@ author:
   - pgfleet maintainers (@pgfleet)
 extends_documentation_fragment:
   - pgfleet.postgres.postgres
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
+  platform:
+    platforms: posix
 options:
   databases:
     description:
