@@ -111,7 +111,7 @@ def read_snapshot(params, prepared_names):
     # One connection per database; a few at a time (connecting dominates a no-op sync).
     if len(existing) > 1:
         with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
-            per_db = dict(zip(existing, pool.map(read_one, existing), strict=True))
+            per_db = dict(zip(existing, pool.map(read_one, existing)))  # noqa: B905 (no strict= before Python 3.10)
     else:
         per_db = {name: read_one(name) for name in existing}
     return {"databases": databases, "roles": roles, "available_extensions": available, "per_db": per_db}

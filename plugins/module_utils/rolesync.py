@@ -490,12 +490,12 @@ def plan_roles(desired, snapshot, login_user="postgres", password_encryption=scr
             continue  # wrong method stored: re-set below without verifying
         checks.append((pw, stored, name, tag_key))
         check_names.append(name)
-    verified = dict(zip(check_names, _pbkdf2_batch(scram.verify, checks), strict=True))
+    verified = dict(zip(check_names, _pbkdf2_batch(scram.verify, checks)))  # noqa: B905 (no strict= before Python 3.10)
     # New verifiers, built in one batch too (PBKDF2 again).
     to_hash = [name for name, role in roles.items() if role["password"] is not None
                and (name not in live or not verified.get(name, False))]
     hash_jobs = [(roles[n]["password"], n, password_encryption, tag_key) for n in to_hash]
-    new_verifiers = dict(zip(to_hash, _pbkdf2_batch(scram.verifier_for, hash_jobs), strict=True))
+    new_verifiers = dict(zip(to_hash, _pbkdf2_batch(scram.verifier_for, hash_jobs)))  # noqa: B905 (no strict= before Python 3.10)
 
     create, alter, passwords, params, revokes, grants = [], [], [], [], [], []
     touched = set()
