@@ -1325,11 +1325,11 @@ def _desired_roles(spec, cfg, cluster_name, users, databases, prepared, pooler, 
     # prepared databases
     for db in prepared:
         dbname = db["name"]
-        search_path = ", ".join(['"$user"'] + ['"%s"' % s["name"] for s in db["schemas"]])
+        search_path = _search_path([s["name"] for s in db["schemas"]])
         _prepared_roles(roles, dbname, "admin", search_path, db["default_users"], db["secret_namespace"], p)
         for schema in db["schemas"]:
             if schema["default_roles"]:
-                _prepared_roles(roles, "%s_%s" % (dbname, schema["name"]), dbname + "_owner", '"$user", "%s"' % schema["name"],
+                _prepared_roles(roles, "%s_%s" % (dbname, schema["name"]), dbname + "_owner", _search_path([schema["name"]]),
                                 schema["default_users"], db["secret_namespace"], p)
     # manifest users
     admin = cfg["team_admin_role"] if cfg["enable_admin_role_for_users"] else None
@@ -1360,6 +1360,12 @@ def _desired_roles(spec, cfg, cluster_name, users, databases, prepared, pooler, 
             if name not in roles and _ident_ok(name, "config.additional_owner_roles", p, "role name"):
                 _add_role(roles, _role(name, "system", []), p)
     return _order_roles(roles)
+
+
+def _search_path(schemas):
+    """The ``search_path`` of a prepared role as SPEC 4.6 writes it: ``"$user", "s1", "s2"``, every name
+    double-quoted (``"`` doubled), the form ``rolesync.split_list_guc`` reads back."""
+    return ", ".join('"%s"' % name.replace('"', '""') for name in ["$user"] + list(schemas))
 
 
 def _prepared_roles(roles, prefix, admin, search_path, with_users, secret_ns, p):
