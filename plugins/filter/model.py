@@ -1,9 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""Filter ``pgfleet.postgres.postgresql_model``: the validated manifest model of a ``postgresql`` object.
+"""Filters ``pgfleet.postgres.postgresql_model`` (the validated manifest model of a ``postgresql`` object)
+and ``pgfleet.postgres.credential_secret_name`` (the one secret-name rule, for the roles' templates).
 
-Documentation lives in ``postgresql_model.yml`` next to this file.
+Documentation lives in ``postgresql_model.yml`` and ``credential_secret_name.yml`` next to this file.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -13,6 +14,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.manifest import build_model
+from ansible_collections.pgfleet.postgres.plugins.module_utils.secrets import secret_name
 
 
 def postgresql_model(cr, operator_config=None, existing_secrets=None):
@@ -23,6 +25,14 @@ def postgresql_model(cr, operator_config=None, existing_secrets=None):
         raise AnsibleFilterError(exc.msg) from exc
 
 
+def credential_secret_name(username, model):
+    """Name of ``username``'s credential secret in the cluster of ``model`` (its ``secret_name_template``)."""
+    if not isinstance(model, dict) or "name" not in model or "config" not in model:
+        raise AnsibleFilterError("credential_secret_name: the argument must be a cluster model "
+                                 "(the output of pgfleet.postgres.postgresql_model)")
+    return secret_name(username, model["name"], model["config"])
+
+
 class FilterModule(object):
     def filters(self):
-        return {"postgresql_model": postgresql_model}
+        return {"postgresql_model": postgresql_model, "credential_secret_name": credential_secret_name}

@@ -10,7 +10,7 @@ import os
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
-from ansible_collections.pgfleet.postgres.plugins.filter.model import FilterModule, postgresql_model
+from ansible_collections.pgfleet.postgres.plugins.filter.model import FilterModule, credential_secret_name, postgresql_model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REF = os.path.join(HERE, "..", "..", "..", "..", "examples")  # verbatim copies of the reference manifests
@@ -57,3 +57,18 @@ def test_filter_keeps_existing_passwords():
 def test_filter_bad_operator_config_names_the_key():
     with pytest.raises(AnsibleFilterError, match="config.workers"):
         postgresql_model(_load("minimal-postgres-manifest.yaml"), {"workers": "many"})
+
+
+@pytest.mark.parametrize("template", [None, "{cluster}-{username}-secret", "Custom.{username}.{cluster}.{tprkind}.{tprgroup}"])
+def test_credential_secret_name_matches_the_model_secrets(template):
+    config = {"secret_name_template": template} if template else {}
+    model = postgresql_model(_load("complete-postgres-manifest.yaml"), config)
+    assert model["secrets"]
+    for secret in model["secrets"]:
+        assert credential_secret_name(secret["role"], model) == secret["name"]
+    assert FilterModule().filters()["credential_secret_name"] is credential_secret_name
+
+
+def test_credential_secret_name_needs_a_model():
+    with pytest.raises(AnsibleFilterError, match="must be a cluster model"):
+        credential_secret_name("foo_user", {"name": "x"})
