@@ -130,13 +130,13 @@ def _bool(value):
 class _Fast(object):
     """urllib3 transport with its own kubeconfig/in-cluster loading (see the module docstring)."""
 
-    def __init__(self, auth):
+    def __init__(self, auth, user_agent=None):
         if not HAS_URLLIB3 or not HAS_YAML:
             raise _Unsupported("urllib3 or PyYAML missing")
         for opt in ("proxy", "no_proxy", "proxy_headers", "impersonate_user", "impersonate_groups", "persist_config"):
             if _auth_value(auth, opt):
                 raise _Unsupported(opt)
-        self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        self.headers = {"User-Agent": user_agent or USER_AGENT, "Accept": "application/json"}
         self._tmp = []
         host = _auth_value(auth, "host")
         kubeconfig = _auth_value(auth, "kubeconfig")
@@ -313,7 +313,7 @@ class _Core(object):
 class Api(object):
     """Plain-dict REST calls; every request is recorded in ``self.log``."""
 
-    def __init__(self, auth=None, dry_run=False, transport=None):
+    def __init__(self, auth=None, dry_run=False, transport=None, user_agent=None):
         auth = dict((k, v) for k, v in (auth or {}).items() if v is not None and k in AUTH_ARG_SPEC)
         self.dry_run = dry_run
         self.log = []
@@ -322,7 +322,7 @@ class Api(object):
             self.transport = transport
         else:
             try:
-                self.transport = _Fast(auth)
+                self.transport = _Fast(auth, user_agent)
             except _Unsupported:
                 self.transport = _Core(auth)
 
