@@ -133,7 +133,7 @@ actions:
   type: list
   elements: dict
 rolling_pods:
-  description: Pods that must be recreated, with the reason, C({pod name: reason}).
+  description: Pods that must be recreated, with the reason (pod name to reason).
   returned: always
   type: dict
 writes:

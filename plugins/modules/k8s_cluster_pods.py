@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - With O(state=ready), polls the cluster's pods until O(instances) pods are Running and Ready, each
     labelled with O(role_label) (C(master) or C(replica)), and exactly one is C(master). On timeout it
-    does not fail (unless O(fail_on_timeout)): it returns RV(ready)=false and the reasons, so that a
+    does not fail (unless O(fail_on_timeout)); it returns RV(ready)=false and the reasons, so that a
     reconcile can requeue instead of blocking. More than one C(master) always fails.
   - With O(state=recreated), deletes the pods in O(pods) one at a time; after each delete it waits until
     the pod is gone and a new pod of the same name is Ready and labelled, before the next one. The

@@ -20,7 +20,7 @@ description:
   - An invalid manifest is reported in RV(invalid) (not as a failure) and nothing else is read.
   - Any failed read fails the task. A failed read is never taken for an empty answer, so nothing is ever
     rendered or deleted from partial data. Only a 404 for an object read by name means it is absent.
-  - Never writes anything. The result holds the credential secrets: use C(no_log) on the task.
+  - Never writes anything. The result holds the credential secrets, so use C(no_log) on the task.
 author: pgfleet maintainers
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options

@@ -12,9 +12,9 @@ module: k8s_cluster_status
 short_description: Set the status of a postgresql object and record Kubernetes Events for it
 version_added: 0.1.0
 description:
-  - Computes the new C(status) of a C(postgresql) object from the current one (in O(manifest)):
+  - Computes the new C(status) of a C(postgresql) object from the current one (in O(manifest)) -
     C(PostgresClusterStatus) (the Zalando values), C(observedGeneration), C(conditions) (Kubernetes
-    convention; C(lastTransitionTime) changes only when a condition's status changes) and any extra
+    convention, C(lastTransitionTime) changes only when a condition's status changes) and any extra
     O(fields).
   - Writes it through the C(status) subresource (JSON merge patch) only when it differs, so an unchanged
     reconcile writes nothing. A status stored as a bare string (older objects) is converted.
