@@ -17,7 +17,8 @@ description:
   - This playbook-adjacent module exists because C(operator_sdk.util) is only on Galaxy and the action
     name must match exactly, so it cannot be a collection module called by its FQCN.
   - Run by hand it changes nothing and only reports the period.
-author: pgfleet maintainers
+author:
+  - pgfleet maintainers (@pgfleet)
 options:
   period:
     description: A Go duration, for example C(15s), C(2m), C(1h30m).

@@ -95,7 +95,7 @@ class ApplySet(object):
 
     @staticmethod
     def _pod_of(pod, sts):
-        base, _, idx = (pod.get("metadata") or {}).get("name", "").rpartition("-")
+        base, _sep, idx = (pod.get("metadata") or {}).get("name", "").rpartition("-")
         return base == sts["metadata"]["name"] and idx.isdigit() and \
             (pod["metadata"].get("namespace") == sts["metadata"].get("namespace"))
 

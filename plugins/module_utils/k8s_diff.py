@@ -183,6 +183,8 @@ def comparable(desired):
     meta = d.get("metadata") or {}
     for k in ("name", "namespace", "resourceVersion", "uid", "generation", "creationTimestamp"):
         meta.pop(k, None)
+    if isinstance(meta.get("annotations"), dict):
+        meta["annotations"].pop(APPLIED_CHECKSUM, None)  # compared on its own, in in_sync()
     if d.get("stringData") is not None:
         data = d.setdefault("data", {})
         for k, v in d.pop("stringData").items():

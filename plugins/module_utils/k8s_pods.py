@@ -92,8 +92,8 @@ class Pods(object):
                     new = cur
                     break
                 if self.monotonic() >= deadline:
-                    state = "absent" if cur is None else "%s, ready=%s, %s=%s" % (cur["phase"], cur["ready"],
-                                                                             self.role_label, cur["role"])
+                    state = "absent" if cur is None else "%s, ready=%s, %s=%s" % (
+                        cur["phase"], cur["ready"], self.role_label, cur["role"])
                     return done, ("pod %s did not come back ready with a %s label within %ss (%s)"
                                   % (name, self.role_label, timeout, state))
                 self.sleep(self.interval)

@@ -138,7 +138,7 @@ def credential_secrets(api, model, namespace, objects, config):
     wanted = set(((s.get("namespace") or namespace), s["name"]) for s in model.get("secrets") or [])
     found = [s for s in objects.get("Secret") or []
              if (namespace, s["metadata"]["name"]) in wanted]
-    other_ns = sorted(set(ns for ns, _ in wanted if ns != namespace))
+    other_ns = sorted(set(ref[0] for ref in wanted if ref[0] != namespace))
     selector = "%s=%s" % (config["cluster_name_label"], model["name"])
     for ns in other_ns:
         for s in api.list("v1", "Secret", ns, selector):
@@ -311,6 +311,6 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
         ["%s-pooler" % name, "%s-pooler-repl" % name],
         "backup_job": ("%s%s" % (prefix, name))[:52].rstrip("-"),
     }
-    ready, reasons, leader, _ = readiness(result["pods"], model["instances"], config["pod_role_label"])
+    ready, reasons, leader, _masters = readiness(result["pods"], model["instances"], config["pod_role_label"])
     result["ready"], result["ready_reasons"], result["leader"] = ready, reasons, leader
     return result

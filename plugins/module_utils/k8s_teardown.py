@@ -44,7 +44,7 @@ def plan(name, live, secret_names=(), delete_pvcs=True, delete_secrets=True, poo
             add("logical backup", "batch/v1", "CronJob", obj_name)
     add("statefulset", "apps/v1", "StatefulSet", name)
     for pod_name in sorted(_names(live, "Pod")):
-        base, _, idx = pod_name.rpartition("-")
+        base, _sep, idx = pod_name.rpartition("-")
         if base == name and idx.isdigit():
             add("pods", "v1", "Pod", pod_name)
     if delete_pvcs:

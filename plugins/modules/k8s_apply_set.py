@@ -28,7 +28,8 @@ description:
     pod template are patched onto the running pods without a restart.
   - The pods themselves are not recreated here; see M(pgfleet.postgres.k8s_pod_recreate).
   - In check mode every write is sent with C(dryRun=All), so the API server validates it and nothing changes.
-author: pgfleet maintainers
+author:
+  - pgfleet maintainers (@pgfleet)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 options:
@@ -81,7 +82,7 @@ options:
         V(ebs) is treated like V(pvc) with a warning (no cloud API calls).
     type: str
     default: pvc
-    choices: [pvc, off, ebs, mixed]
+    choices: [pvc, "off", ebs, mixed]
     version_added: 0.1.0
   flag_pods:
     description:

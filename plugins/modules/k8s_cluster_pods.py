@@ -21,7 +21,8 @@ description:
     caller orders the pods (replicas first, the old primary last after a switchover). A timeout fails
     with the pod and its last state; pods not reached keep their rolling-update flag.
   - In check mode O(state=recreated) sends the deletes with C(dryRun=All) and does not wait.
-author: pgfleet maintainers
+author:
+  - pgfleet maintainers (@pgfleet)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 options:

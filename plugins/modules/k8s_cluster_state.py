@@ -21,7 +21,8 @@ description:
   - Any failed read fails the task. A failed read is never taken for an empty answer, so nothing is ever
     rendered or deleted from partial data. Only a 404 for an object read by name means it is absent.
   - Never writes anything. The result holds the credential secrets, so use C(no_log) on the task.
-author: pgfleet maintainers
+author:
+  - pgfleet maintainers (@pgfleet)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 options:

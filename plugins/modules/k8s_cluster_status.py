@@ -20,7 +20,8 @@ description:
     reconcile writes nothing. A status stored as a bare string (older objects) is converted.
   - Creates one core/v1 Event on the object per entry of O(events) (switchovers, restarts, failures).
   - In check mode the writes are sent with C(dryRun=All).
-author: pgfleet maintainers
+author:
+  - pgfleet maintainers (@pgfleet)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 options:

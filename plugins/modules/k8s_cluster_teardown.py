@@ -24,7 +24,8 @@ description:
   - The delete protection (annotations C(delete_annotation_date_key)/C(delete_annotation_name_key)) is checked
     by the caller (C(playbooks/delete.yml)); this module deletes.
   - In check mode the deletes are sent with C(dryRun=All) and nothing is waited for.
-author: pgfleet maintainers
+author:
+  - pgfleet maintainers (@pgfleet)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 options:
