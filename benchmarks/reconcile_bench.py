@@ -125,7 +125,7 @@ def run_once(double, data_dir, cr, kubeconfig, ident):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("--runs", type=int, default=3, help="create+no-op pairs (each on a fresh API double)")
     ap.add_argument("--manifest", default=os.path.join(REPO, "examples", "complete-postgres-manifest.yaml"))
     args = ap.parse_args()

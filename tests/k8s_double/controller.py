@@ -98,7 +98,7 @@ class Controllers(object):
                     self._cond.wait(timeout=wait)
                 if self._stop:
                     return
-                _, _, action, args = heapq.heappop(self._queue)
+                _due, _seq, action, args = heapq.heappop(self._queue)
                 self._busy = True
             try:
                 getattr(self, action)(*args)
@@ -156,7 +156,7 @@ class Controllers(object):
         ns, name = sts["metadata"]["namespace"], sts["metadata"]["name"]
         out = {}
         for pod in self.store.find("", "pods", ns):
-            base, _, idx = pod["metadata"]["name"].rpartition("-")
+            base, _sep, idx = pod["metadata"]["name"].rpartition("-")
             if base == name and idx.isdigit():
                 out[int(idx)] = pod
         return out

@@ -126,7 +126,7 @@ class Registry(object):
             return self._types.get((group, version, plural))
 
     def by_kind(self, group_version, kind):
-        group, _, version = group_version.rpartition("/")
+        group, _sep, version = group_version.rpartition("/")
         with self._lock:
             for t in self._types.values():
                 if t.group == group and t.version == version and t.kind == kind:

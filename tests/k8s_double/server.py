@@ -355,7 +355,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _proxy(self, method, ns, name_port, tail, raw, rec):
         rec["proxy"] = True
         d = self.double
-        pod, _, port = name_port.partition(":")
+        pod, _sep, port = name_port.partition(":")
         port = port or "80"
         if d.controllers is None or d.controllers.patroni is None:
             raise ApiError(503, "ServiceUnavailable", "no endpoints available (the double has no fake Patroni)")

@@ -144,7 +144,7 @@ class ApiStore(object):
             raise self._err(exc) from exc
 
     def update(self, rtype, ns, name, body, dry_run=False, manager=None, subresource=None):
-        for _ in range(5):
+        for _attempt in range(5):
             try:
                 path = self.api.path(rtype.group_version, rtype.kind, ns, name, subresource)
                 return self.api.request("PUT", path, body=body, write=True)
@@ -195,8 +195,8 @@ class ApiStore(object):
                 obj.setdefault("kind", rtype.kind)
                 meta = obj["metadata"]
                 current[(group, plural, meta.get("namespace"), meta["name"])] = (rtype, obj)
-        self.objects = dict((k, o) for k, (_, o) in current.items() if k[1] == "statefulsets")
-        uids = set(o["metadata"]["uid"] for _, o in current.values())
+        self.objects = dict((k, pair[1]) for k, pair in current.items() if k[1] == "statefulsets")
+        uids = set(pair[1]["metadata"]["uid"] for pair in current.values())
         for key, (rtype, obj) in current.items():
             meta = obj["metadata"]
             old = self._snapshot.get(key)
@@ -258,7 +258,7 @@ class FakePatroniServer(object):
                 raw = self.rfile.read(length) if length else b""
                 code, answer = 404, {"message": "not a pod proxy path"}
                 if len(parts) >= 6 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods" and parts[6:7] == ["proxy"]:
-                    pod, _, port = parts[5].partition(":")
+                    pod, _sep, port = parts[5].partition(":")
                     body = json.loads(raw) if raw else None
                     code, answer = server.patroni.handle(method, parts[3], pod, port or "80", "/".join(parts[7:]), body, server.url)
                 data = json.dumps(answer).encode() if isinstance(answer, (dict, list)) else str(answer).encode()
@@ -401,7 +401,7 @@ class EnvtestHarness(Harness):
         if not os.path.exists(self.audit_log):
             return 0
         with open(self.audit_log) as fh:
-            return sum(1 for _ in fh)
+            return sum(1 for _line in fh)
 
     def writes(self, since):
         out = []

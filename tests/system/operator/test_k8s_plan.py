@@ -153,8 +153,8 @@ def test_conditions_keep_their_transition_time():
           "status": {"PostgresClusterStatus": "Running", "observedGeneration": 2,
                      "conditions": [{"type": "Ready", "status": "True", "reason": "PodsReady", "message": "a",
                                      "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}
-    cur, new = k8s_status.desired_status(cr, "Running", [{"type": "Ready", "status": "True", "reason": "PodsReady",
-                                                           "message": "b"}], 3, stamp="2026-02-02T00:00:00Z")
+    ready = [{"type": "Ready", "status": "True", "reason": "PodsReady", "message": "b"}]
+    cur, new = k8s_status.desired_status(cr, "Running", ready, 3, stamp="2026-02-02T00:00:00Z")
     assert new["conditions"][0]["lastTransitionTime"] == "2026-01-01T00:00:00Z" and new["observedGeneration"] == 3
     cur, new = k8s_status.desired_status(cr, "SyncFailed", [{"type": "Ready", "status": "False"}], stamp="2026-02-02T00:00:00Z")
     assert new["conditions"][0]["lastTransitionTime"] == "2026-02-02T00:00:00Z"
@@ -164,7 +164,7 @@ def test_conditions_keep_their_transition_time():
 def test_readiness_and_refs():
     pods = [{"name": "c-0", "role": "master", "ready": True, "terminating": False, "phase": "Running"},
             {"name": "c-1", "role": None, "ready": True, "terminating": False, "phase": "Running"}]
-    ready, reasons, leader, _ = readiness(pods, 2)
+    ready, reasons, leader, _masters = readiness(pods, 2)
     assert not ready and "no spilo-role label yet: c-1" in reasons and leader["name"] == "c-0"
     pods[1]["role"] = "master"
     assert "more than one" in readiness(pods, 2)[1][-1]

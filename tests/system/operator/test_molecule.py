@@ -20,7 +20,7 @@ def molecule(scenario, timeout):
     bindir = os.path.dirname(sys.executable)
     env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""), ANSIBLE_NOCOLOR="1", NO_COLOR="1")
     return subprocess.run([os.path.join(bindir, "molecule"), "test", "-s", scenario], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def test_default_scenario_converges_and_is_idempotent():
@@ -35,7 +35,7 @@ def test_kind_scenario():
     if missing:
         pytest.skip("molecule scenario kind needs %s on PATH (a container engine and kind): see docs/operator.md"
                     % ", ".join(missing))
-    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+    if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
         pytest.skip("molecule scenario kind needs a running Docker daemon")
     proc = molecule("kind", timeout=3600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]

@@ -38,7 +38,7 @@ def resource_of(path):
 
 
 def kinds_written(writes):
-    return sorted(set(resource_of(path) for _, path in writes))
+    return sorted(set(resource_of(w[1]) for w in writes))
 
 
 def update_spec(api, name=NAME, **changes):
