@@ -68,11 +68,11 @@ mkdir -p "$coll/pgfleet"
 if [ ! -f "$coll/kubernetes/core/MANIFEST.json" ] || [ ! -f "$coll/community/postgresql/MANIFEST.json" ]; then
   cache="${XDG_CACHE_HOME:-$HOME/.cache}/pgfleet"
   mkdir -p "$cache"
-  wheel="$(ls "$cache"/ansible-"$ANSIBLE_WHEEL_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
+  wheel="$(find "$cache" -maxdepth 1 -name "ansible-$ANSIBLE_WHEEL_VERSION-*.whl" | head -n1)"
   if [ -z "$wheel" ]; then
     log "downloading the ansible $ANSIBLE_WHEEL_VERSION wheel (for kubernetes.core and community.postgresql)"
     .venv/bin/pip download -q --disable-pip-version-check --no-deps -d "$cache" "ansible==$ANSIBLE_WHEEL_VERSION"
-    wheel="$(ls "$cache"/ansible-"$ANSIBLE_WHEEL_VERSION"-*.whl | head -n1)"
+    wheel="$(find "$cache" -maxdepth 1 -name "ansible-$ANSIBLE_WHEEL_VERSION-*.whl" | head -n1)"
   fi
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT

@@ -7,7 +7,7 @@
 # ansible-doc of every plugin, ansible-test sanity and units in a staged ansible_collections tree).
 set -uo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$here"
+cd "$here" || exit 1
 export PATH="$here/.venv/bin:$PATH"
 export ANSIBLE_CONFIG="$here/ansible.cfg"
 export PYTHONDONTWRITEBYTECODE=1 NO_COLOR=1 ANSIBLE_NOCOLOR=1 PY_COLORS=0
@@ -39,7 +39,7 @@ collection_stage() {
   stage "galaxy build + offline install" bash -c "
     set -e
     ansible-galaxy collection build --force --output-path '$work/dist' . >/dev/null
-    ansible-galaxy collection install --offline -p '$work/installed' '$work'/dist/pgfleet-postgres-*.tar.gz \
+    ansible-galaxy collection install --offline --force -p '$work/installed' '$work'/dist/pgfleet-postgres-*.tar.gz \
       >/dev/null
     cp -r .collections/ansible_collections/kubernetes '$work/installed/ansible_collections/'
     test -f '$work/installed/ansible_collections/pgfleet/postgres/MANIFEST.json'"
@@ -50,9 +50,9 @@ collection_stage() {
   mkdir -p "$tree/pgfleet/postgres" "$HOME/.ansible/test/cache"
   git ls-files -co --exclude-standard | grep -v '^\.collections/' | tar -cf - -T - | tar -xf - -C "$tree/pgfleet/postgres"
   cp -r .collections/ansible_collections/kubernetes "$tree/"
-  for v in 24_2; do cp scripts/get_pip_standin.py "$HOME/.ansible/test/cache/get_pip_$v.py"; done
+  cp scripts/get_pip_standin.py "$HOME/.ansible/test/cache/get_pip_24_2.py"  # ansible-core 2.18 bootstraps pip 24.2
   stage "ansible-test sanity" bash -c "cd '$tree/pgfleet/postgres' && ansible-test sanity --venv --python 3.11 2>&1 | grep -vE '^(WARNING: Location|Looking in|Collecting|Downloading|Installing|Successfully|  Downloading| +━)'; exit \${PIPESTATUS[0]}"
-  stage "ansible-test units" bash -c "cd '$tree/pgfleet/postgres' && ansible-test units --venv --python 3.11 --requirements tests/unit/plugins 2>&1 | grep -vE '^(WARNING: Location|Looking in|Collecting|Downloading|Installing|Successfully|  Downloading| +━)'; exit \${PIPESTATUS[0]}"
+  stage "ansible-test units" bash -c "cd '$tree/pgfleet/postgres' && ansible-test units --venv --python 3.11 --requirements tests/unit/plugins/ 2>&1 | grep -vE '^(WARNING: Location|Looking in|Collecting|Downloading|Installing|Successfully|  Downloading| +━)'; exit \${PIPESTATUS[0]}"
   rm -rf "$work"
 }
 
