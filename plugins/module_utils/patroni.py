@@ -1471,6 +1471,40 @@ def parameter_problem(name, value):
     return None
 
 
+def drop_below_patroni_minimums(desired):
+    """Split off dynamic parameters below the lowest value Patroni accepts.
+
+    Patroni replaces such a value with its own default (``max_connections: 10`` becomes 100), and
+    Zalando manifests in the wild carry them (the reference complete manifest sets
+    ``max_connections: "10"``). Refusing the whole configuration would break manifests that work
+    with Zalando; sending the value would report a change forever. They are left out, with a
+    warning naming the parameter and the minimum. Returns ``(desired_without_them, warnings)``.
+    """
+    params = ((desired or {}).get("postgresql") or {}).get("parameters")
+    if not isinstance(params, dict):
+        return desired, []
+    kept, warnings = {}, []
+    for name, value in params.items():
+        minimum = _PATRONI_MINIMUMS.get(str(name).lower())
+        number = None
+        if minimum is not None and value is not None and not isinstance(value, bool):
+            try:
+                number = float(str(value).strip())
+            except ValueError:
+                number = None
+        if number is not None and number < minimum:
+            warnings.append("postgresql.parameters.%s: %r is below %d, the lowest value Patroni accepts; Patroni "
+                            "keeps its own default instead, so the value was not sent (set at least %d)"
+                            % (name, value, minimum, minimum))
+            continue
+        kept[name] = value
+    if len(kept) == len(params):
+        return desired, []
+    out = dict(desired)
+    out["postgresql"] = dict(desired["postgresql"], parameters=kept)
+    return out, warnings
+
+
 def _num(value):
     return ("%d" % value) if float(value).is_integer() else ("%g" % value)
 
@@ -2245,6 +2279,8 @@ class ConfigSync(Operation):
 
     def run(self, desired, managed_slots=None, validate=True, wait=True, timeout=30):
         current = self.client.get_config()
+        desired, warnings = drop_below_patroni_minimums(desired)
+        self.warnings.extend(warnings)
         warnings = []
         if validate:
             errors, warnings = validate_dynamic_config(desired, current)

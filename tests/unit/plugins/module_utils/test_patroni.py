@@ -822,3 +822,16 @@ def test_config_without_changes_sends_nothing():
     fake = healthy_fake()
     result = p.ConfigSync(client_for(fake)).run(copy.deepcopy(fx("config_initial")))
     assert result["changed"] is False and result["patch"] == {} and fake.writes() == []
+
+
+def test_values_below_patroni_minimums_are_left_out_with_a_warning():
+    """The reference complete manifest sets max_connections "10": Patroni would keep its default,
+    so the value is not sent and the rest of the configuration still converges."""
+    desired = {"ttl": 30, "postgresql": {"parameters": {"max_connections": "10", "log_statement": "all"}}}
+    kept, warnings = p.drop_below_patroni_minimums(desired)
+    assert kept["postgresql"]["parameters"] == {"log_statement": "all"}
+    assert kept["ttl"] == 30
+    assert len(warnings) == 1 and "max_connections" in warnings[0] and "25" in warnings[0]
+    assert desired["postgresql"]["parameters"]["max_connections"] == "10"  # input untouched
+    same, none = p.drop_below_patroni_minimums({"postgresql": {"parameters": {"max_connections": "100"}}})
+    assert none == [] and same["postgresql"]["parameters"] == {"max_connections": "100"}
