@@ -189,10 +189,16 @@ def test_manager_role_enumerates_what_the_operator_does():
 
 
 def test_manager_may_bind_postgres_pod_only():
+    """Named rules only for postgres-pod: bind (not change) the ClusterRole, and patch (server-side
+    apply) the per-namespace RoleBinding so no CR's ownerReference lands on a shared binding."""
     role = find("ClusterRole", "manager-role")
     named = [r for r in role["rules"] if r.get("resourceNames")]
-    assert named == [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
-                      "resourceNames": ["postgres-pod"], "verbs": ["get", "bind"]}]
+    assert named == [
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"],
+         "resourceNames": ["postgres-pod"], "verbs": ["patch"]},
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+         "resourceNames": ["postgres-pod"], "verbs": ["get", "bind"]},
+    ]
 
 
 def test_postgres_pod_cluster_role():

@@ -274,9 +274,12 @@ def test_scale_down_moves_the_leader_first(api, created):
 WATCHES = load_yaml(os.path.join(REPO, "watches.yaml"))[0]
 
 
-@pytest.mark.xfail(not WATCHES.get("markUnsafe"), strict=False,
-                   reason="watches.yaml lacks markUnsafe: true, so ansible-operator passes CR strings as templates "
-                          "and a manifest can run Jinja (lookup('pipe', ...)) inside the operator")
+def test_watches_marks_cr_values_unsafe():
+    """Without markUnsafe, ansible-operator passes CR strings as templates and a manifest could run
+    Jinja (lookup('pipe', ...)) inside the operator."""
+    assert WATCHES.get("markUnsafe") is True
+
+
 def test_manifest_strings_are_never_templated(api):
     name = "acid-jinja"
     api.put(manifest(name, NS, numberOfInstances=1, podAnnotations={"example.com/x": "{{ 7 * 6 }}"}))
