@@ -16,6 +16,20 @@ import sys
 import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+
+
+def reference_dir():
+    """The reference manifests: $PGFLEET_REFERENCE_DIR, else shared/reference/manifests beside the
+    clone (as in CI), else the verbatim copies in examples/ (tests/unit/test_examples.py keeps them
+    identical)."""
+    for candidate in (os.environ.get("PGFLEET_REFERENCE_DIR"),
+                      os.path.join(os.path.dirname(REPO), "shared", "reference", "manifests")):
+        if candidate and os.path.isdir(candidate):
+            return candidate
+    return os.path.join(REPO, "examples")
+
+
+REFERENCE_DIR = reference_dir()
 # The ansible-playbook of the interpreter that runs the tests (the repo's .venv); ansible-test units
 # runs in a venv of its own without it, and tests that need it skip there.
 PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")

@@ -19,12 +19,13 @@ import stat
 import pytest
 import yaml
 from ansible_collections.pgfleet.postgres.tests.harness import (
+    REFERENCE_DIR,
     local_cluster_skip_reason,
     local_state_dir,
     run_playbook,
 )
 
-REFERENCE = "/work/shared/reference/manifests"
+REFERENCE = REFERENCE_DIR
 MINIMAL = os.path.join(REFERENCE, "minimal-postgres-manifest.yaml")
 COMPLETE = os.path.join(REFERENCE, "complete-postgres-manifest.yaml")
 CONFIGMAP = os.path.join(REFERENCE, "configmap.yaml")

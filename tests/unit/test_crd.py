@@ -22,7 +22,7 @@ from kubernetes_validate import utils as kv_utils
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CRD_PATH = os.path.join(ROOT, "operator", "config", "crd", "bases", "acid.zalan.do_postgresqls.yaml")
 ROLE_COPY = os.path.join(ROOT, "roles", "crd", "files", "postgresql.crd.yaml")
-REFERENCE_DIRS = [os.path.join(ROOT, "examples"), "/work/shared/reference/manifests"]
+REFERENCE_DIRS = [os.path.join(ROOT, "examples")]  # verbatim copies; tests/unit/test_examples.py
 
 K8S_OLDEST = "1.28"
 K8S_NEWEST = kv_utils.latest_version()

@@ -10,9 +10,9 @@ import glob
 import os
 
 import yaml
-from ansible_collections.pgfleet.postgres.tests.harness import run_playbook
+from ansible_collections.pgfleet.postgres.tests.harness import REFERENCE_DIR, run_playbook
 
-REFERENCE = "/work/shared/reference/manifests"
+REFERENCE = REFERENCE_DIR
 
 
 def run_render(manifest, output_dir, config=None, pod_env=None, extra=()):
