@@ -40,7 +40,7 @@ from k8s_double.controller import Controllers
 from k8s_double.resources import Registry
 from k8s_double.store import ApiError
 
-from conftest import Harness
+from ansible_collections.pgfleet.postgres.tests.system.operator.conftest import Harness  # by full name: several conftest modules exist
 
 PLAYBOOK_USER = "pgfleet-test"
 WRITE_VERBS = {"create": "POST", "update": "PUT", "patch": "PATCH", "delete": "DELETE", "deletecollection": "DELETE"}
