@@ -33,7 +33,7 @@ import time
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, ManifestErrors, PatroniError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, ManifestErrors, PatroniError, PgfleetError
 
 DEFAULT_MAX_LAG = 1048576  # Patroni's own default for maximum_lag_on_failover
 HEALTHY_STATES = ("running", "streaming", "in archive recovery")
@@ -1872,6 +1872,35 @@ class Operation(object):
     def post_timeout(self, state):
         """Patroni answers a switchover within 2 x max(10, loop_wait) s; wait a little longer."""
         return max(self.client.timeout, 2 * max(10, state.loop_wait) + 5)
+
+
+def run_operation(module, operation_class, run):
+    """The shared ``main()`` body of the modules built on an ``Operation``.
+
+    Builds the operation from the module's connection options, runs ``run(module, op)`` and
+    reports: on ``PgfleetError`` the failure carries what was done so far (``actions``, and
+    ``members`` for a rolling restart's per-member progress); otherwise the warnings go through
+    ``module.warn`` and the result gets ``actions``; ``diff`` is returned only under ``--diff``.
+    """
+    op = None
+    try:
+        op = operation_class(client_from_module(module), check_mode=module.check_mode)
+        result = run(module, op)
+    except PgfleetError as err:
+        failure = err.to_result()
+        if op is not None:
+            failure["actions"] = op.actions
+            if getattr(op, "progress", None) is not None:
+                failure["members"] = op.progress
+        else:
+            failure["actions"] = []
+        module.fail_json(**failure)
+    for warning in op.warnings:
+        module.warn(warning)
+    result["actions"] = op.actions
+    if not module._diff:
+        result.pop("diff", None)
+    module.exit_json(**result)
 
 
 class Switchover(Operation):

@@ -166,11 +166,10 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import (
     ConfigSync,
-    client_from_module,
     patroni_argument_spec,
+    run_operation,
 )
 
 
@@ -194,20 +193,7 @@ def run(module, op):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    op = None
-    try:
-        op = ConfigSync(client_from_module(module), check_mode=module.check_mode)
-        result = run(module, op)
-    except PgfleetError as err:
-        failure = err.to_result()
-        failure["actions"] = op.actions if op else []
-        module.fail_json(**failure)
-    for warning in op.warnings:
-        module.warn(warning)
-    result["actions"] = op.actions
-    if not module._diff:
-        result.pop("diff", None)
-    module.exit_json(**result)
+    run_operation(module, ConfigSync, run)
 
 
 if __name__ == "__main__":

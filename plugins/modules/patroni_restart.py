@@ -203,11 +203,10 @@ msg:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import (
     RollingRestart,
-    client_from_module,
     patroni_argument_spec,
+    run_operation,
 )
 
 
@@ -238,20 +237,7 @@ def run(module, op):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    op = None
-    try:
-        op = RollingRestart(client_from_module(module), check_mode=module.check_mode)
-        result = run(module, op)
-    except PgfleetError as err:
-        failure = err.to_result()
-        if op is not None:
-            failure["actions"] = op.actions
-            failure["members"] = op.progress
-        module.fail_json(**failure)
-    for warning in op.warnings:
-        module.warn(warning)
-    result["actions"] = op.actions
-    module.exit_json(**result)
+    run_operation(module, RollingRestart, run)
 
 
 if __name__ == "__main__":

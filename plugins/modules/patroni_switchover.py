@@ -213,11 +213,10 @@ candidates:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import (
     Switchover,
-    client_from_module,
     patroni_argument_spec,
+    run_operation,
 )
 
 
@@ -248,18 +247,7 @@ def run(module, op):
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            required_if=[("mode", "failover", ("candidate",))])
-    op = None
-    try:
-        op = Switchover(client_from_module(module), check_mode=module.check_mode)
-        result = run(module, op)
-    except PgfleetError as err:
-        failure = err.to_result()
-        failure["actions"] = op.actions if op else []
-        module.fail_json(**failure)
-    for warning in op.warnings:
-        module.warn(warning)
-    result["actions"] = op.actions
-    module.exit_json(**result)
+    run_operation(module, Switchover, run)
 
 
 if __name__ == "__main__":
