@@ -21,8 +21,8 @@ sys.path.insert(0, os.path.join(REPO, ".collections"))
 import jinja2  # noqa: E402
 import yaml  # noqa: E402
 from ansible.plugins.filter.core import FilterModule as CoreFilters  # noqa: E402
-from ansible_collections.pgfleet.postgres.plugins.module_utils import checksum, spilo  # noqa: E402
-from ansible_collections.pgfleet.postgres.plugins.module_utils.manifest import build_model  # noqa: E402
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import checksum, spilo  # noqa: E402
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model  # noqa: E402
 from ansible_collections.pgfleet.postgres.tests import harness  # noqa: E402
 
 MANIFEST = os.path.join(REPO, "examples", "complete-postgres-manifest.yaml")

@@ -28,9 +28,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, ".collections"))
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils.dbsync import sync_databases  # noqa: E402
-from ansible_collections.pgfleet.postgres.plugins.module_utils.manifest import build_model  # noqa: E402
-from ansible_collections.pgfleet.postgres.plugins.module_utils.rolesync import sync_roles  # noqa: E402
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model  # noqa: E402
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.dbsync import sync_databases  # noqa: E402
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.rolesync import sync_roles  # noqa: E402
 from ansible_collections.pgfleet.postgres.tests import harness  # noqa: E402
 
 

@@ -32,8 +32,8 @@ for path in (os.path.join(REPO, ".collections"), os.path.join(REPO, "tests", "sy
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils import localcluster as lc  # noqa: E402
-from ansible_collections.pgfleet.postgres.plugins.module_utils import patroni as pu  # noqa: E402
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc  # noqa: E402
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import client as pu  # noqa: E402
 from writer import Writer  # noqa: E402
 
 from conftest import ClusterHandle, manifest_for  # noqa: E402  (the system-test harness)

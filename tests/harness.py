@@ -55,7 +55,7 @@ def run_playbook(*args, timeout=600, env=None):
 def local_cluster_skip_reason(playbook=False):
     """Why a local cluster (etcd + Patroni + PostgreSQL 15 as the postgres user) cannot run here, or None.
     ``playbook``: the test also runs ansible-playbook."""
-    from ansible_collections.pgfleet.postgres.plugins.module_utils import localcluster as lc
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
 
     needed = [(lc.DEFAULT_ETCD, "etcd"), (lc.DEFAULT_PATRONI, "Patroni"),
               (os.path.join(lc.DEFAULT_PG_BIN_DIR, "postgres"), "PostgreSQL 15")]
@@ -74,7 +74,7 @@ def local_state_dir(cluster, prefix="pgf-"):
     """A fresh state dir path for the local cluster ``cluster`` (not created: LocalCluster creates it
     with the right owner and mode; short, under /tmp, for the unix sockets). On exit, whatever
     happened, the cluster's processes are stopped by PID and the directory is removed."""
-    from ansible_collections.pgfleet.postgres.plugins.module_utils import localcluster as lc
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
 
     path = tempfile.mkdtemp(prefix=prefix)
     shutil.rmtree(path)

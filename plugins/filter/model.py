@@ -13,8 +13,8 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.manifest import build_model
-from ansible_collections.pgfleet.postgres.plugins.module_utils.secrets import secret_name
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.secrets import secret_name
 
 
 def postgresql_model(cr, operator_config=None, existing_secrets=None):

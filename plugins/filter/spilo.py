@@ -3,7 +3,7 @@
 # Apache License 2.0 (see LICENSE)
 """Filters for the Spilo pod: env, SPILO_CONFIGURATION, pod pieces and the template checksum.
 
-Thin wrappers around ``module_utils/spilo.py`` and ``module_utils/checksum.py``; each filter is
+Thin wrappers around ``module_utils/model/spilo.py`` and ``module_utils/model/checksum.py``; each filter is
 documented in the YAML file of the same name next to this one.
 """
 
@@ -14,9 +14,9 @@ __metaclass__ = type
 import functools
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.pgfleet.postgres.plugins.module_utils import checksum as _checksum
-from ansible_collections.pgfleet.postgres.plugins.module_utils import spilo as _spilo
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import checksum as _checksum
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import spilo as _spilo
 
 
 def _model(model, name):

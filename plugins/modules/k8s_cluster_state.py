@@ -206,8 +206,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s_api import Api, auth_argument_spec
-from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s_state import read_state
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import Api, auth_argument_spec
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.state import read_state
 
 
 def main():

@@ -110,8 +110,8 @@ requests:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s_api import Api, auth_argument_spec
-from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s_teardown import Teardown, plan
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import Api, auth_argument_spec
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.teardown import Teardown, plan
 
 
 def main():

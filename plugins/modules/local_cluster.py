@@ -281,8 +281,8 @@ stopped:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils import localcluster as lc
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
 
 
 def argument_spec():

@@ -166,7 +166,7 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import (
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.client import (
     ConfigSync,
     patroni_argument_spec,
     run_operation,

@@ -203,7 +203,7 @@ msg:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import (
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.client import (
     RollingRestart,
     patroni_argument_spec,
     run_operation,

@@ -213,7 +213,7 @@ candidates:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import (
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.client import (
     Switchover,
     patroni_argument_spec,
     run_operation,

@@ -169,9 +169,9 @@ diff:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.dbsync import sync_databases
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import postgres_argument_spec
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.connection import postgres_argument_spec
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.dbsync import sync_databases
 
 SCHEMA_SPEC = dict(
     name=dict(type="str", required=True),

@@ -205,8 +205,8 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import postgres_argument_spec
-from ansible_collections.pgfleet.postgres.plugins.module_utils.rolesync import sync_roles
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.connection import postgres_argument_spec
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.rolesync import sync_roles
 
 ROLE_SPEC = dict(
     name=dict(type="str", required=True),

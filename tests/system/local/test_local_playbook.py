@@ -8,7 +8,7 @@ import json
 import os
 
 import pytest
-from ansible_collections.pgfleet.postgres.plugins.module_utils import localcluster as lc
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
 from ansible_collections.pgfleet.postgres.tests.harness import (
     REPO,
     local_cluster_skip_reason,

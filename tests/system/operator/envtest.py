@@ -35,7 +35,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import KubernetesError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s_api import Api
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import Api
 from ansible_collections.pgfleet.postgres.tests.system.operator.conftest import Harness  # by full name: several conftest modules exist
 from k8s_double.controller import Controllers
 from k8s_double.resources import Registry

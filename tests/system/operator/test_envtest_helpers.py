@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.k8s]
 
 def test_envtest_emulation_reconciles_over_http(tmp_path):
     import envtest
-    from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s_api import Api
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import Api
     from k8s_double.controller import Controllers
     from k8s_double.resources import Registry
 

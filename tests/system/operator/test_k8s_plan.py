@@ -3,8 +3,10 @@ pods to roll, volume growth, teardown order, status conditions."""
 
 import copy
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils import k8s_diff, k8s_status, k8s_teardown
-from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s_state import readiness, split_ref
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import diff as k8s_diff
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import status as k8s_status
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import teardown as k8s_teardown
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.state import readiness, split_ref
 
 STS = {
     "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "c", "namespace": "ns", "labels": {"a": "b"}},

@@ -2,7 +2,7 @@
 
 Fixture ``local_cluster`` (module scope: one cluster per test module) brings up, from a
 ``postgresql`` manifest, one etcd and 3 Patroni members (PostgreSQL 15, as the ``postgres`` OS
-user) through ``plugins/module_utils/localcluster.py`` (the same code as ``playbooks/local.yml``),
+user) through ``plugins/module_utils/local/cluster.py`` (the same code as ``playbooks/local.yml``),
 waits until 1 leader + N-1 streaming replicas, and tears everything down after the module.
 
 Default manifest: ``DEFAULT_MANIFEST`` below (3 instances, ``ttl 20``, ``loop_wait 2``,
@@ -58,7 +58,7 @@ import sys
 import tempfile
 
 import pytest
-from ansible_collections.pgfleet.postgres.plugins.module_utils import localcluster as lc
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
 from ansible_collections.pgfleet.postgres.tests.harness import local_cluster_skip_reason
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -165,7 +165,7 @@ class Sync(object):
     def model(self, spec, passwords=None):
         """build_model of a manifest spec; `postgres` keeps the harness password, `passwords`
         pins others (as existing secrets would)."""
-        from ansible_collections.pgfleet.postgres.plugins.module_utils.manifest import build_model
+        from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model
 
         full = {"teamId": "acid", "numberOfInstances": 1, "volume": {"size": "1Gi"}, "postgresql": {"version": "15"}}
         full.update(spec)
@@ -183,12 +183,12 @@ class Sync(object):
         return model
 
     def roles(self, roles, check_mode=False, **kwargs):
-        from ansible_collections.pgfleet.postgres.plugins.module_utils.rolesync import sync_roles
+        from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.rolesync import sync_roles
 
         return sync_roles(self.params, roles, check_mode=check_mode, **kwargs)
 
     def databases(self, databases=None, prepared=None, check_mode=False):
-        from ansible_collections.pgfleet.postgres.plugins.module_utils.dbsync import sync_databases
+        from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.dbsync import sync_databases
 
         return sync_databases(self.params, databases or {}, prepared or [], check_mode=check_mode)
 

@@ -2,8 +2,8 @@
 
 import psycopg
 import pytest
-from ansible_collections.pgfleet.postgres.plugins.module_utils import scram
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestErrors, PostgresError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import scram
 
 pytestmark = pytest.mark.postgres
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""Unit tests of ``module_utils/checksum.py``: the pod template checksum (BEYOND #1)."""
+"""Unit tests of ``module_utils/model/checksum.py``: the pod template checksum (BEYOND #1)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,7 +11,7 @@ import copy
 import hashlib
 import json
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils import checksum
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import checksum
 
 TEMPLATE = {
     "metadata": {"labels": {"application": "spilo", "cluster-name": "c"}, "annotations": {"a": "1"}},

@@ -1,14 +1,14 @@
 """Database sync plans from fake catalog snapshots (pure: no server)."""
 
 import pytest
-from ansible_collections.pgfleet.postgres.plugins.module_utils.dbsync import (
+from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestErrors
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.dbsync import (
     default_privilege_specs,
     fresh_database,
     normalise_prepared,
     plan_database,
     plan_databases,
 )
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestErrors
 
 SHOP = {"name": "shop", "default_users": True, "owner": "shop_owner", "extensions": {"pgcrypto": "public"},
         "schemas": [{"name": "data", "default_roles": True, "default_users": True},

@@ -11,8 +11,8 @@ import copy
 import json
 
 import pytest
-from ansible_collections.pgfleet.postgres.plugins.module_utils import localcluster as lc
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
 
 MANIFEST = {
     "apiVersion": "acid.zalan.do/v1",

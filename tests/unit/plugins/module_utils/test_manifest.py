@@ -12,10 +12,10 @@ from decimal import Decimal
 
 import pytest
 import yaml
-from ansible_collections.pgfleet.postgres.plugins.module_utils import manifest as m
-from ansible_collections.pgfleet.postgres.plugins.module_utils import opconfig
-from ansible_collections.pgfleet.postgres.plugins.module_utils import secrets as pgsecrets
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestErrors
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import manifest as m
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import opconfig
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import secrets as pgsecrets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(HERE, "..", "..", "..", "..", "examples")  # verbatim copies of the reference manifests

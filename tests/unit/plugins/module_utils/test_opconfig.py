@@ -10,8 +10,8 @@ import re
 
 import pytest
 import yaml
-from ansible_collections.pgfleet.postgres.plugins.module_utils import opconfig
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestErrors
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import opconfig
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "examples")
 

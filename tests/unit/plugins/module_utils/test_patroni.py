@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""Unit tests for plugins/module_utils/patroni.py, on answers recorded from a real Patroni 4.1.5.
+"""Unit tests for plugins/module_utils/patroni/client.py, on answers recorded from a real Patroni 4.1.5.
 
 The fixtures in tests/unit/fixtures/patroni/ were recorded from a 3-member cluster (m1, m2, m3) on
 loopback: GET /cluster, each member's GET /patroni and GET /config, in the states their names say.
@@ -22,8 +22,8 @@ import socket
 from urllib.error import HTTPError, URLError
 
 import pytest
-from ansible_collections.pgfleet.postgres.plugins.module_utils import patroni as p
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, PatroniError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import client as p
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "patroni")
 UTC = datetime.timezone.utc

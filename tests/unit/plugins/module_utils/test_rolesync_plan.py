@@ -1,9 +1,9 @@
 """Role sync plans from fake catalog snapshots (pure: no server)."""
 
 import pytest
-from ansible_collections.pgfleet.postgres.plugins.module_utils import scram
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestErrors
-from ansible_collections.pgfleet.postgres.plugins.module_utils.rolesync import (
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import scram
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.rolesync import (
     plan_roles,
     snapshot_from_lists,
     split_list_guc,

@@ -4,7 +4,7 @@ import base64
 import hashlib
 import hmac
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils import scram
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import scram
 
 # RFC 7677 section 3 example exchange.
 RFC_SALT = base64.b64decode("W22ZaJ0SNY7soEsUEjb6gQ==")

@@ -8,7 +8,7 @@ __metaclass__ = type
 import base64
 import re
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils import secrets
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import secrets
 
 
 def test_password_is_64_alphanumerics():

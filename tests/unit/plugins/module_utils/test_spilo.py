@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""Unit tests of ``module_utils/spilo.py``: the Spilo env (SPEC 2.4), SPILO_CONFIGURATION (2.5)
+"""Unit tests of ``module_utils/model/spilo.py``: the Spilo env (SPEC 2.4), SPILO_CONFIGURATION (2.5)
 and the list-shaped parts of the pod (2.2, 2.6, 2.7).
 
 Golden files (``tests/unit/fixtures/golden/``) hold the env and the SPILO_CONFIGURATION of the
@@ -47,9 +47,9 @@ import os
 
 import pytest
 import yaml
-from ansible_collections.pgfleet.postgres.plugins.module_utils import spilo
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import KubernetesError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.manifest import build_model
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import spilo
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..", "..", "..")

@@ -10,7 +10,7 @@ import yaml
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.pgfleet.postgres.plugins.doc_fragments.patroni import ModuleDocFragment
-from ansible_collections.pgfleet.postgres.plugins.module_utils import patroni as pu
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import client as pu
 from ansible_collections.pgfleet.postgres.plugins.modules import (
     patroni_cluster_info,
     patroni_config,

@@ -40,7 +40,7 @@ def test_unknown_role_key_refused(run):
 def test_doc_fragment_matches_the_common_spec():
     import yaml
     from ansible_collections.pgfleet.postgres.plugins.doc_fragments.postgres import ModuleDocFragment
-    from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import postgres_argument_spec
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.connection import postgres_argument_spec
 
     documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
     spec = postgres_argument_spec()

@@ -33,12 +33,12 @@ __metaclass__ = type
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils import scram
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
     ManifestError,
     ManifestErrors,
 )
-from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import (
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import scram
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.connection import (
     MASK,
     Session,
     Statement,

@@ -24,9 +24,9 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils import k8s_diff
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import KubernetesError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s_api import describe
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import diff as k8s_diff
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import describe
 
 
 def _index(live):

@@ -32,13 +32,13 @@ import copy
 import hashlib
 import json
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils.checksum import (
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.checksum import (
     ANNOTATION as TEMPLATE_CHECKSUM,
 )
-from ansible_collections.pgfleet.postgres.plugins.module_utils.checksum import (
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.checksum import (
     template_checksum,
 )
-from ansible_collections.pgfleet.postgres.plugins.module_utils.manifest import parse_quantity
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import parse_quantity
 
 APPLIED_CHECKSUM = "pgfleet.io/applied-checksum"
 POD_CHECKSUM = "pgfleet.io/pod-checksum"

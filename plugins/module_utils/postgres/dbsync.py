@@ -33,7 +33,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
     ManifestErrors,
     PostgresError,
 )
-from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import (
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.connection import (
     Session,
     ident,
     idents,

@@ -19,14 +19,14 @@ __metaclass__ = type
 import copy
 import json
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils import opconfig, spilo
-from ansible_collections.pgfleet.postgres.plugins.module_utils import patroni as patroni_utils
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
     KubernetesError,
     ManifestErrors,
 )
-from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s_api import strip_server_fields
-from ansible_collections.pgfleet.postgres.plugins.module_utils.manifest import build_model
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import strip_server_fields
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import opconfig, spilo
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import client as patroni_utils
 
 # Kinds listed by the cluster-name label: (apiVersion, kind)
 LISTED = (

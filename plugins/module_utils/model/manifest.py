@@ -33,9 +33,9 @@ import ipaddress
 import re
 from decimal import Decimal, InvalidOperation
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils import opconfig
-from ansible_collections.pgfleet.postgres.plugins.module_utils import secrets as pgsecrets
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, ManifestErrors
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import opconfig
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import secrets as pgsecrets
 
 # --------------------------------------------------------------------------------------------
 # Patterns (SPEC sections 1.6, 3.1, 3.2)

@@ -48,9 +48,9 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
     ManifestError,
     PgfleetError,
 )
-from ansible_collections.pgfleet.postgres.plugins.module_utils.manifest import build_model
-from ansible_collections.pgfleet.postgres.plugins.module_utils.secrets import generate_password
-from ansible_collections.pgfleet.postgres.plugins.module_utils.spilo import spilo_configuration
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.secrets import generate_password
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.spilo import spilo_configuration
 
 DEFAULT_STATE_ROOT = "/var/lib/pgfleet/clusters"
 DEFAULT_PATRONI = "/var/lib/pgfleet/venv/bin/patroni"
@@ -472,8 +472,8 @@ def sync_sql(model, credentials, pg_port, check_mode=False):
     leader on loopback. Returns ``{"changed", "roles": [...actions], "databases": [...actions],
     "warnings"}``; no password or verifier is in it.
     """
-    from ansible_collections.pgfleet.postgres.plugins.module_utils.dbsync import sync_databases
-    from ansible_collections.pgfleet.postgres.plugins.module_utils.rolesync import sync_roles
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.dbsync import sync_databases
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.rolesync import sync_roles
 
     params = {"login_host": LOOPBACK, "login_port": int(pg_port),
               "login_user": credentials["superuser"]["username"],

@@ -20,9 +20,9 @@ __metaclass__ = type
 import copy
 import json
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils import secrets as _secrets
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import KubernetesError, ManifestError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.manifest import container_resources
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import secrets as _secrets
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import container_resources
 
 PGROOT = "/home/postgres/pgdata/pgroot"
 PGDATA_MOUNT = "/home/postgres/pgdata"

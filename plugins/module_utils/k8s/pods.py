@@ -19,7 +19,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import KubernetesError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s_state import pods_summary, readiness
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.state import pods_summary, readiness
 
 
 class Pods(object):
