@@ -178,10 +178,7 @@ config:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.client import (
-    client_from_module,
-    patroni_argument_spec,
-)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.module import client_from_module, patroni_argument_spec
 
 
 def argument_spec():

@@ -166,11 +166,8 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.client import (
-    ConfigSync,
-    patroni_argument_spec,
-    run_operation,
-)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.module import patroni_argument_spec, run_operation
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.operations import ConfigSync
 
 
 def argument_spec():

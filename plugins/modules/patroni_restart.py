@@ -203,11 +203,8 @@ msg:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.client import (
-    RollingRestart,
-    patroni_argument_spec,
-    run_operation,
-)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.module import patroni_argument_spec, run_operation
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.operations import RollingRestart
 
 
 def argument_spec():

@@ -213,11 +213,8 @@ candidates:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.client import (
-    Switchover,
-    patroni_argument_spec,
-    run_operation,
-)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.module import patroni_argument_spec, run_operation
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.operations import Switchover
 
 
 def argument_spec():

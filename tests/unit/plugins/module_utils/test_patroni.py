@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""Unit tests for plugins/module_utils/patroni/client.py, on answers recorded from a real Patroni 4.1.5.
+"""Unit tests for plugins/module_utils/patroni/ (client, state, dynconfig, operations), on answers recorded from a real Patroni 4.1.5.
 
 The fixtures in tests/unit/fixtures/patroni/ were recorded from a 3-member cluster (m1, m2, m3) on
 loopback: GET /cluster, each member's GET /patroni and GET /config, in the states their names say.
@@ -23,7 +23,9 @@ from urllib.error import HTTPError, URLError
 
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, PatroniError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import client as p
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import client, dynconfig, gucs, operations
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import state as pstate
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import windows as pwindows
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "patroni")
 UTC = datetime.timezone.utc
@@ -35,7 +37,7 @@ def fx(name):
 
 
 def state_of(cluster, statuses=None, config=None):
-    return p.parse_cluster(fx(cluster) if isinstance(cluster, str) else cluster,
+    return pstate.parse_cluster(fx(cluster) if isinstance(cluster, str) else cluster,
                            dict((k, fx(v) if isinstance(v, str) else v) for k, v in (statuses or {}).items()),
                            fx(config) if isinstance(config, str) else config)
 
@@ -133,50 +135,50 @@ def test_to_dict_is_json_serialisable():
 # =============================================================================================
 def test_best_candidate_is_lowest_lag_then_name():
     state = state_of("cluster_healthy", config="config_initial")
-    assert p.choose_candidate(state).name == "m2"
+    assert pstate.choose_candidate(state).name == "m2"
     cluster = fx("cluster_healthy")
     cluster["members"][1]["lag"] = cluster["members"][1]["replay_lag"] = 4096  # derived: m2 behind
-    assert p.choose_candidate(state_of(cluster, config="config_initial")).name == "m3"
+    assert pstate.choose_candidate(state_of(cluster, config="config_initial")).name == "m3"
 
 
 def test_lagging_named_candidate_is_refused_with_the_numbers():
     state = state_of("cluster_lagging", {"m2": "patroni_primary_when_lagging", "m3": "patroni_replica_lagging"},
                      "config_initial")
-    with pytest.raises(p.NoCandidate) as err:
-        p.choose_candidate(state, "m3")
+    with pytest.raises(pstate.NoCandidate) as err:
+        pstate.choose_candidate(state, "m3")
     assert "candidate m3 cannot take over: it lags 21350872 bytes behind the leader (limit 1048576)" in err.value.msg
     assert err.value.transient is True
     # the best candidate skips it; a larger gate accepts it; -1 turns the gate off
-    assert p.choose_candidate(state).name == "m1"
-    assert p.choose_candidate(state, "m3", max_lag=32 * 1024 * 1024).name == "m3"
-    assert p.choose_candidate(state, "m3", max_lag=-1).name == "m3"
+    assert pstate.choose_candidate(state).name == "m1"
+    assert pstate.choose_candidate(state, "m3", max_lag=32 * 1024 * 1024).name == "m3"
+    assert pstate.choose_candidate(state, "m3", max_lag=-1).name == "m3"
 
 
 def test_nofailover_candidate_is_refused_permanently():
     state = state_of("cluster_nofailover", {"m3": "patroni_replica_nofailover"}, "config_initial")
-    with pytest.raises(p.NoCandidate) as err:
-        p.choose_candidate(state, "m3")
+    with pytest.raises(pstate.NoCandidate) as err:
+        pstate.choose_candidate(state, "m3")
     assert "nofailover" in err.value.msg and err.value.transient is False
-    assert p.choose_candidate(state).name == "m1"
+    assert pstate.choose_candidate(state).name == "m1"
 
 
 def test_unknown_candidate_names_the_members():
-    with pytest.raises(p.NoCandidate) as err:
-        p.choose_candidate(state_of("cluster_healthy"), "zz")
+    with pytest.raises(pstate.NoCandidate) as err:
+        pstate.choose_candidate(state_of("cluster_healthy"), "zz")
     assert err.value.msg == "candidate zz is not a member of cluster rec (members: m1, m2, m3)"
     assert err.value.transient is False
 
 
 def test_leader_as_candidate_is_refused():
-    with pytest.raises(p.NoCandidate) as err:
-        p.choose_candidate(state_of("cluster_healthy"), "m1")
+    with pytest.raises(pstate.NoCandidate) as err:
+        pstate.choose_candidate(state_of("cluster_healthy"), "m1")
     assert "is the current leader" in err.value.msg
 
 
 def test_unreachable_and_restarting_candidates_are_refused_transiently():
     state = state_of("cluster_healthy", {"m1": "patroni_primary", "m2": None, "m3": "patroni_replica_restarting"})
-    with pytest.raises(p.NoCandidate) as err:
-        p.choose_candidate(state)
+    with pytest.raises(pstate.NoCandidate) as err:
+        pstate.choose_candidate(state)
     msg = err.value.msg
     assert msg.startswith("no member of cluster rec can take over: ")
     assert "m2 does not answer on its REST API at http://127.0.0.1:48475" in msg
@@ -187,17 +189,17 @@ def test_unreachable_and_restarting_candidates_are_refused_transiently():
 
 def test_synchronous_mode_prefers_and_requires_a_sync_standby():
     state = state_of("cluster_sync", {"m1": "patroni_sync_standby", "m2": "patroni_primary_sync"}, "config_sync")
-    assert p.choose_candidate(state).name == "m1"
-    with pytest.raises(p.NoCandidate) as err:
-        p.choose_candidate(state, "m3")
+    assert pstate.choose_candidate(state).name == "m1"
+    with pytest.raises(pstate.NoCandidate) as err:
+        pstate.choose_candidate(state, "m3")
     # recorded while m3 still carried the nofailover tag: both reasons are named, and waiting is useless
     assert err.value.msg == ("candidate m3 cannot take over: it carries the nofailover tag and is not a synchronous "
                              "standby (synchronous_mode is on; sync standbys: m1)")
     assert err.value.transient is False
     cluster = fx("cluster_sync")
     cluster["members"][2].pop("tags")  # derived: without the tag only the sync rule remains, which can clear up
-    with pytest.raises(p.NoCandidate) as err:
-        p.choose_candidate(state_of(cluster, config="config_sync"), "m3")
+    with pytest.raises(pstate.NoCandidate) as err:
+        pstate.choose_candidate(state_of(cluster, config="config_sync"), "m3")
     assert err.value.transient is True
 
 
@@ -206,7 +208,7 @@ def test_sync_standby_ranks_first_even_with_more_lag():
     for m in cluster["members"]:
         if m["name"] == "m1":
             m["lag"] = m["replay_lag"] = m["receive_lag"] = 1000  # derived: sync standby slightly behind
-    assert p.choose_candidate(state_of(cluster, config="config_initial")).name == "m1"
+    assert pstate.choose_candidate(state_of(cluster, config="config_initial")).name == "m1"
 
 
 def test_unknown_lag_counts_as_maximum():
@@ -214,36 +216,36 @@ def test_unknown_lag_counts_as_maximum():
     cluster["members"][1]["lag"] = "unknown"
     cluster["members"][1].pop("replay_lag")
     state = state_of(cluster, config="config_initial")
-    assert p.choose_candidate(state).name == "m3"
-    with pytest.raises(p.NoCandidate) as err:
-        p.choose_candidate(state, "m2")
+    assert pstate.choose_candidate(state).name == "m3"
+    with pytest.raises(pstate.NoCandidate) as err:
+        pstate.choose_candidate(state, "m2")
     assert "has an unknown replication lag" in err.value.msg
 
 
 def test_one_member_cluster_never_switches():
     cluster = fx("cluster_healthy")
     cluster["members"] = cluster["members"][:1]  # derived: a single member
-    with pytest.raises(p.NoCandidate) as err:
-        p.choose_candidate(state_of(cluster))
+    with pytest.raises(pstate.NoCandidate) as err:
+        pstate.choose_candidate(state_of(cluster))
     assert "only one member" in err.value.msg and err.value.transient is False
 
 
 def test_timeline_mismatch_is_refused():
     state = state_of("cluster_healthy", {"m1": "patroni_primary", "m2": "patroni_replica_nofailover"})
     # derived: m2's live answer comes from timeline 2 while the leader is on timeline 1
-    assert "is on timeline 2, the leader on 1" in p.explain(p.evaluate_candidates(state))
+    assert "is on timeline 2, the leader on 1" in pstate.explain(pstate.evaluate_candidates(state))
 
 
 def test_failover_candidate_in_a_leaderless_cluster():
     state = state_of("cluster_leaderless", {"m1": "patroni_replica_leaderless", "m3": "patroni_replica_leaderless_m3"},
                      "config_initial")
-    assert p.choose_candidate(state, "m3", purpose="failover").name == "m3"
+    assert pstate.choose_candidate(state, "m3", purpose="failover").name == "m3"
 
 
-def test_lag_ok():
-    m = p.Member(name="x", role="replica", lag=10, replay_lag=20)
-    assert p.lag_ok(m, 20) and not p.lag_ok(m, 19) and p.lag_ok(m, -1)
-    assert not p.lag_ok(p.Member(name="y", role="replica"), 10 ** 12)
+def test_gate_lag_is_the_larger_lag_and_unknown_is_none():
+    m = pstate.Member(name="x", role="replica", lag=10, replay_lag=20)
+    assert m.gate_lag == 20
+    assert pstate.Member(name="y", role="replica").gate_lag is None
 
 
 # =============================================================================================
@@ -255,7 +257,7 @@ def pending_state():
 
 
 def test_restart_plan_replicas_first_primary_by_switchover():
-    plan = p.restart_plan(pending_state())
+    plan = pstate.restart_plan(pending_state())
     assert plan["order"] == "replicas_first"
     assert [(s["member"], s["action"]) for s in plan["steps"]] == [
         ("m2", "restart"), ("m3", "restart"), ("m1", "switchover")]
@@ -263,46 +265,46 @@ def test_restart_plan_replicas_first_primary_by_switchover():
 
 
 def test_restart_plan_without_switchover_restarts_primary_in_place_last():
-    plan = p.restart_plan(pending_state(), switchover=False)
+    plan = pstate.restart_plan(pending_state(), switchover=False)
     assert [(s["member"], s["action"]) for s in plan["steps"]][-1] == ("m1", "restart")
 
 
 def test_restart_plan_decrease_only_puts_primary_first_in_place():
     state = state_of("cluster_pending_decrease", {"m2": "patroni_primary_pending_decrease"}, "config_initial")
-    plan = p.restart_plan(state)
+    plan = pstate.restart_plan(state)
     assert plan["order"] == "primary_first"
     assert [(s["member"], s["action"]) for s in plan["steps"]] == [("m2", "restart"), ("m1", "restart"),
                                                                    ("m3", "restart")]
-    assert p.restart_plan(state, order="replicas_first")["steps"][-1] == {
+    assert pstate.restart_plan(state, order="replicas_first")["steps"][-1] == {
         "member": "m2", "role": "leader", "action": "switchover", "reason": "pending restart: max_connections"}
 
 
 def test_restart_plan_nothing_pending():
-    plan = p.restart_plan(state_of("cluster_healthy", {"m1": "patroni_primary", "m2": "patroni_replica"}))
+    plan = pstate.restart_plan(state_of("cluster_healthy", {"m1": "patroni_primary", "m2": "patroni_replica"}))
     assert plan["steps"] == [] and [s["member"] for s in plan["skipped"]] == ["m1", "m2", "m3"]
 
 
 def test_restart_plan_force_and_restarted_since_for_a_rerun():
     state = state_of("cluster_healthy", {"m1": "patroni_primary", "m2": "patroni_replica_after_restart"})
-    assert [s["member"] for s in p.restart_plan(state, force=True)["steps"]] == ["m2", "m3", "m1"]
+    assert [s["member"] for s in pstate.restart_plan(state, force=True)["steps"]] == ["m2", "m3", "m1"]
     # m2 restarted at 08:44:34; a rerun of a forced restart that started 08:44:00 skips it.
     since = datetime.datetime(2026, 11, 21, 8, 44, 0, tzinfo=UTC)
-    plan = p.restart_plan(state, force=True, since=since)
+    plan = pstate.restart_plan(state, force=True, since=since)
     assert [s["member"] for s in plan["steps"]] == ["m3", "m1"]
     assert plan["skipped"][0]["member"] == "m2" and "restarted since" in plan["skipped"][0]["reason"]
 
 
 def test_restart_plan_member_filter_and_unknown_member():
-    assert [s["member"] for s in p.restart_plan(pending_state(), members=["m3"])["steps"]] == ["m3"]
+    assert [s["member"] for s in pstate.restart_plan(pending_state(), members=["m3"])["steps"]] == ["m3"]
     with pytest.raises(PatroniError) as err:
-        p.restart_plan(pending_state(), members=["m9"])
+        pstate.restart_plan(pending_state(), members=["m9"])
     assert "m9" in err.value.msg and "m1, m2, m3" in err.value.msg
 
 
 def test_restart_plan_single_member_restarts_in_place():
     cluster = fx("cluster_pending_restart")
     cluster["members"] = cluster["members"][:1]  # derived
-    plan = p.restart_plan(state_of(cluster))
+    plan = pstate.restart_plan(state_of(cluster))
     assert plan["steps"] == [{"member": "m1", "role": "leader", "action": "restart",
                               "reason": "pending restart: max_connections, shared_buffers"}]
 
@@ -317,14 +319,14 @@ def test_restart_plan_single_member_restarts_in_place():
     ({}, False),
 ])
 def test_decrease_only(reasons, expected):
-    assert p.decrease_only(reasons) is expected
+    assert pstate.decrease_only(reasons) is expected
 
 
 # =============================================================================================
 # Dynamic configuration: validation
 # =============================================================================================
 def problems(desired, current=None):
-    errors, warnings = p.validate_dynamic_config(desired, current or fx("config_initial"))
+    errors, warnings = dynconfig.validate_dynamic_config(desired, current or fx("config_initial"))
     return [e.msg for e in errors], warnings
 
 
@@ -395,8 +397,8 @@ def test_unknown_parameter_is_a_warning_not_an_error():
 
 
 def test_parameter_catalogue_knows_restart_context():
-    assert p.is_restart_parameter("shared_buffers") and p.is_restart_parameter("MAX_CONNECTIONS")
-    assert not p.is_restart_parameter("work_mem") and not p.is_restart_parameter("unknown_thing")
+    assert gucs.is_restart_parameter("shared_buffers") and gucs.is_restart_parameter("MAX_CONNECTIONS")
+    assert not gucs.is_restart_parameter("work_mem") and not gucs.is_restart_parameter("unknown_thing")
 
 
 @pytest.mark.parametrize("name, a, b", [
@@ -410,7 +412,7 @@ def test_parameter_catalogue_knows_restart_context():
     ("work_mem", "1GB", "1048576kB"),
 ])
 def test_normalised_parameter_values_compare_equal(name, a, b):
-    assert p.normalize_parameter(name, a) == p.normalize_parameter(name, b)
+    assert gucs.normalize_parameter(name, a) == gucs.normalize_parameter(name, b)
 
 
 # =============================================================================================
@@ -420,7 +422,7 @@ def test_diff_with_nothing_to_change_is_empty():
     current = fx("config_initial")
     desired = {"ttl": 30, "loop_wait": "10", "postgresql": {"parameters": {
         "wal_keep_size": "131072kB", "hot_standby": True, "max_wal_senders": "10"}}}
-    diff = p.config_diff(current, desired)
+    diff = dynconfig.config_diff(current, desired)
     assert diff["patch"] == {} and diff["changes"] == []
     assert diff["after"] == current
 
@@ -430,17 +432,17 @@ def test_diff_sends_only_what_changed_and_null_removes():
     desired = {"ttl": 40, "postgresql": {"parameters": {"work_mem": "16MB", "max_connections": 150,
                                                         "hot_standby": "on", "wal_keep_size": None,
                                                         "not_there": None}}}
-    diff = p.config_diff(current, desired)
+    diff = dynconfig.config_diff(current, desired)
     assert diff["patch"] == {"ttl": 40, "postgresql": {"parameters": {
         "work_mem": "16MB", "max_connections": 150, "wal_keep_size": None}}}
     assert "wal_keep_size" not in diff["after"]["postgresql"]["parameters"]
     assert diff["after"]["postgresql"]["parameters"]["work_mem"] == "16MB"
-    assert p.restart_parameters(diff["changes"]) == ["max_connections"]
+    assert dynconfig.restart_parameters(diff["changes"]) == ["max_connections"]
 
 
 def test_diff_top_level_null_and_pg_hba_replacement():
     current = fx("config_sync")
-    diff = p.config_diff(current, {"synchronous_mode": None, "postgresql": {"pg_hba": ["local all all trust"]}})
+    diff = dynconfig.config_diff(current, {"synchronous_mode": None, "postgresql": {"pg_hba": ["local all all trust"]}})
     assert diff["patch"] == {"synchronous_mode": None, "postgresql": {"pg_hba": ["local all all trust"]}}
     assert "synchronous_mode" not in diff["after"]
 
@@ -448,32 +450,32 @@ def test_diff_top_level_null_and_pg_hba_replacement():
 def test_slots_managed_by_us_are_removed_others_left_alone():
     current = fx("config_with_slots")  # slots: standby_a (physical), cdc (logical)
     # earlier runs managed standby_a and cdc; the manifest now lists only cdc, and a new one
-    diff = p.config_diff(current, {"slots": {"cdc": current["slots"]["cdc"], "new_one": {"type": "physical"}}},
+    diff = dynconfig.config_diff(current, {"slots": {"cdc": current["slots"]["cdc"], "new_one": {"type": "physical"}}},
                          managed_slots=["standby_a", "cdc"])
     assert diff["patch"] == {"slots": {"new_one": {"type": "physical"}, "standby_a": None}}
     assert diff["managed_slots"] == ["cdc", "new_one"]
     # a slot we never managed is kept even when it is not in the manifest
-    diff = p.config_diff(current, {"slots": {"new_one": {"type": "physical"}}}, managed_slots=[])
+    diff = dynconfig.config_diff(current, {"slots": {"new_one": {"type": "physical"}}}, managed_slots=[])
     assert diff["patch"] == {"slots": {"new_one": {"type": "physical"}}}
     assert set(diff["after"]["slots"]) == {"standby_a", "cdc", "new_one"}
 
 
 def test_dropping_every_managed_slot():
     current = fx("config_with_slots")
-    diff = p.config_diff(current, {"slots": {}}, managed_slots=["cdc", "standby_a", "never_there"])
+    diff = dynconfig.config_diff(current, {"slots": {}}, managed_slots=["cdc", "standby_a", "never_there"])
     assert diff["patch"] == {"slots": {"cdc": None, "standby_a": None}}
     assert diff["managed_slots"] == []
 
 
 def test_merge_patch_matches_patronis_merge():
-    assert p.merge_patch({"a": {"b": 1, "c": 2}, "d": 1}, {"a": {"b": None, "e": 3}, "d": None}) == {"a": {"c": 2, "e": 3}}
+    assert dynconfig.merge_patch({"a": {"b": 1, "c": 2}, "d": 1}, {"a": {"b": None, "e": 3}, "d": None}) == {"a": {"c": 2, "e": 3}}
 
 
 # =============================================================================================
 # Maintenance windows
 # =============================================================================================
 def at(text):
-    return p.parse_timestamp(text)
+    return pstate.parse_timestamp(text)
 
 
 @pytest.mark.parametrize("windows, now, inside", [
@@ -491,23 +493,23 @@ def at(text):
     (["01:00-06:00"], "2030-01-01T04:00:00+02:00", True),  # 02:00 UTC
 ])
 def test_in_window(windows, now, inside):
-    assert p.in_window(windows, at(now)) is inside
+    assert pwindows.in_window(windows, at(now)) is inside
 
 
 def test_next_window_start():
-    assert p.next_window_start(["Sat:01:00-06:00"], at("2030-01-01T12:00:00Z")) == at("2030-01-05T01:00:00Z")
-    assert p.next_window_start(["22:00-02:00", "Mon:03:00-04:00"], at("2030-01-06T12:00:00Z")) == \
+    assert pwindows.next_window_start(["Sat:01:00-06:00"], at("2030-01-01T12:00:00Z")) == at("2030-01-05T01:00:00Z")
+    assert pwindows.next_window_start(["22:00-02:00", "Mon:03:00-04:00"], at("2030-01-06T12:00:00Z")) == \
         at("2030-01-06T22:00:00Z")
     now = at("2030-01-05T02:00:00Z")
-    assert p.next_window_start(["Sat:01:00-06:00"], now) == now
-    assert p.next_window_start([], now) is None
+    assert pwindows.next_window_start(["Sat:01:00-06:00"], now) == now
+    assert pwindows.next_window_start([], now) is None
 
 
 @pytest.mark.parametrize("bad", ["1-6", "Foo:01:00-02:00", "25:00-26:00",
                                  {"weekday": 9, "start": "01:00", "end": "02:00"}])
 def test_bad_windows_name_the_field(bad):
     with pytest.raises(ManifestError) as err:
-        p.parse_windows([bad])
+        pwindows.parse_windows([bad])
     assert err.value.field == "maintenance_windows[0]"
 
 
@@ -519,14 +521,14 @@ def test_bad_windows_name_the_field(bad):
     ("2026-11-21 08:43:40", datetime.datetime(2026, 11, 21, 8, 43, 40, tzinfo=UTC)),
 ])
 def test_parse_timestamp(text, expected):
-    assert p.parse_timestamp(text) == expected
+    assert pstate.parse_timestamp(text) == expected
 
 
 def test_parse_timestamp_requires_a_timezone_when_asked():
     with pytest.raises(ValueError):
-        p.parse_timestamp("2030-01-01T10:00", assume_utc=False)
+        pstate.parse_timestamp("2030-01-01T10:00", assume_utc=False)
     with pytest.raises(ValueError):
-        p.parse_timestamp("tomorrow")
+        pstate.parse_timestamp("tomorrow")
 
 
 # =============================================================================================
@@ -600,13 +602,13 @@ class FakePatroni(object):
 
 
 def client_for(fake, seed="m2", **kwargs):
-    return p.PatroniClient(fake.base_of(seed), username="admin", password="secret", opener=fake,
+    return client.PatroniClient(fake.base_of(seed), username="admin", password="secret", opener=fake,
                            sleep=lambda s: None, **kwargs)
 
 
 def test_client_sends_basic_auth_tls_options_and_no_proxy():
     fake = FakePatroni()
-    c = p.PatroniClient(fake.base_of("m1") + "/patroni", username="admin", password="secret", ca_cert="/ca.pem",
+    c = client.PatroniClient(fake.base_of("m1") + "/patroni", username="admin", password="secret", ca_cert="/ca.pem",
                         validate_certs=False, timeout=2.5, opener=fake)
     c.get_cluster()
     url, kw = fake.calls[0][1], fake.calls[0][3]
@@ -618,7 +620,7 @@ def test_client_sends_basic_auth_tls_options_and_no_proxy():
 
 def test_client_rejects_a_non_http_url():
     with pytest.raises(PatroniError) as err:
-        p.PatroniClient("10.0.0.5:8008")
+        client.PatroniClient("10.0.0.5:8008")
     assert "is not an http(s) URL" in err.value.msg
 
 
@@ -652,12 +654,12 @@ def test_post_is_not_resent_after_a_timeout_but_is_after_a_refusal():
     fake = FakePatroni()
     c = client_for(fake, retries=3)
     fake.timeouts.add(fake.base_of("m1"))
-    with pytest.raises(p.Unreachable):
+    with pytest.raises(client.Unreachable):
         c.request("POST", fake.base_of("m1") + "/restart", body={})
     assert len([x for x in fake.calls if x[0] == "POST"]) == 1
     fake.timeouts.clear()
     fake.down.add(fake.base_of("m1"))
-    with pytest.raises(p.Unreachable):
+    with pytest.raises(client.Unreachable):
         c.request("POST", fake.base_of("m1") + "/restart", body={})
     assert len([x for x in fake.calls if x[0] == "POST"]) == 1 + 4
 
@@ -675,7 +677,7 @@ def test_every_member_call_re_resolves_the_member_from_the_cluster():
 
 def test_html_error_pages_become_one_line():
     body = fx("answers")["failover_no_candidate"]["body"]
-    assert p.Response(400, body, "u", "POST").answer == "Bad Request."
+    assert client.Response(400, body, "u", "POST").answer == "Bad Request."
 
 
 # =============================================================================================
@@ -688,7 +690,7 @@ def healthy_fake():
 
 def test_switchover_check_mode_sends_nothing():
     fake = healthy_fake()
-    op = p.Switchover(client_for(fake), check_mode=True)
+    op = operations.Switchover(client_for(fake), check_mode=True)
     result = op.run(candidate="m3")
     assert result["changed"] is True and result["leader"] == "m3"
     assert op.actions[0]["status"] == "planned"
@@ -697,22 +699,22 @@ def test_switchover_check_mode_sends_nothing():
 
 def test_switchover_to_the_current_leader_is_a_no_op():
     fake = healthy_fake()
-    result = p.Switchover(client_for(fake)).run(candidate="m1")
+    result = operations.Switchover(client_for(fake)).run(candidate="m1")
     assert result["changed"] is False and "already the leader" in result["msg"]
     assert fake.writes() == []
 
 
 def test_switchover_away_from_a_member_that_no_longer_leads_is_a_no_op():
     fake = healthy_fake()
-    result = p.Switchover(client_for(fake)).run(leader="m2")
+    result = operations.Switchover(client_for(fake)).run(leader="m2")
     assert result["changed"] is False and fake.writes() == []
 
 
 def test_refused_candidate_sends_nothing():
     fake = FakePatroni("cluster_lagging", {"m2": "patroni_primary_when_lagging", "m3": "patroni_replica_lagging",
                                            "m1": "patroni_replica"}, "config_initial")
-    with pytest.raises(p.NoCandidate) as err:
-        p.Switchover(client_for(fake)).run(candidate="m3", candidate_timeout=0)
+    with pytest.raises(pstate.NoCandidate) as err:
+        operations.Switchover(client_for(fake)).run(candidate="m3", candidate_timeout=0)
     assert "lags 21350872 bytes" in err.value.msg and fake.writes() == []
 
 
@@ -720,7 +722,7 @@ def test_patroni_refusal_reports_answer_and_untouched_cluster():
     fake = healthy_fake()
     fake.posts[("POST", "/switchover")] = (503, "Switchover failed")
     with pytest.raises(PatroniError) as err:
-        p.Switchover(client_for(fake)).run(candidate="m2")
+        operations.Switchover(client_for(fake)).run(candidate="m2")
     assert err.value.msg == ("Patroni refused the switchover from m1 to m2 (HTTP 503: Switchover failed); "
                              "the cluster is untouched (m1 is still the leader)")
     assert err.value.context["status"] == 503 and err.value.context["answer"] == "Switchover failed"
@@ -730,7 +732,7 @@ def test_patroni_refusal_reports_answer_and_untouched_cluster():
 def test_single_member_cluster_never_switches():
     fake = healthy_fake()
     fake.cluster["members"] = fake.cluster["members"][:1]
-    op = p.Switchover(client_for(fake, seed="m1"))
+    op = operations.Switchover(client_for(fake, seed="m1"))
     result = op.run()
     assert result["changed"] is False and op.warnings and fake.writes() == []
 
@@ -739,14 +741,14 @@ def test_paused_cluster_needs_a_named_candidate():
     fake = healthy_fake()
     fake.cluster["pause"] = True
     with pytest.raises(PatroniError) as err:
-        p.Switchover(client_for(fake)).run()
+        operations.Switchover(client_for(fake)).run()
     assert "paused" in err.value.msg and fake.writes() == []
 
 
 def test_outside_the_window_the_switchover_is_scheduled_at_the_next_window():
     fake = healthy_fake()
     fake.posts[("POST", "/switchover")] = (202, "Switchover scheduled")
-    op = p.Switchover(client_for(fake))
+    op = operations.Switchover(client_for(fake))
     result = op.run(candidate="m2", windows=["Sat:01:00-05:00"], now="2030-01-01T12:00:00Z")
     assert result["deferred_to_window"] is True
     assert result["scheduled_at"] == "2030-01-05T01:00:00+00:00"
@@ -756,7 +758,7 @@ def test_outside_the_window_the_switchover_is_scheduled_at_the_next_window():
 
 def test_same_scheduled_switchover_twice_is_a_no_op():
     fake = FakePatroni("cluster_scheduled_switchover", {}, "config_initial")
-    result = p.Switchover(client_for(fake)).run(candidate="m3", scheduled_at="2030-01-01T10:00:00+00:00",
+    result = operations.Switchover(client_for(fake)).run(candidate="m3", scheduled_at="2030-01-01T10:00:00+00:00",
                                                 now="2029-12-31T00:00:00Z")
     assert result["changed"] is False and fake.writes() == []
 
@@ -764,7 +766,7 @@ def test_same_scheduled_switchover_twice_is_a_no_op():
 def test_failover_is_refused_while_a_leader_runs():
     fake = healthy_fake()
     with pytest.raises(PatroniError) as err:
-        p.Switchover(client_for(fake)).run(mode="failover", candidate="m2")
+        operations.Switchover(client_for(fake)).run(mode="failover", candidate="m2")
     assert "use mode=switchover" in err.value.msg and fake.writes() == []
 
 
@@ -772,7 +774,7 @@ def test_rolling_restart_check_mode_returns_the_plan_and_sends_nothing():
     fake = FakePatroni("cluster_pending_restart", {"m1": "patroni_primary_pending_restart",
                                                    "m2": "patroni_replica_pending_restart",
                                                    "m3": "patroni_replica_pending_restart"}, "config_initial")
-    op = p.RollingRestart(client_for(fake), check_mode=True)
+    op = operations.RollingRestart(client_for(fake), check_mode=True)
     result = op.run()
     assert result["changed"] is True
     planned = [(a["member"], a["action"]) for a in op.actions]
@@ -782,7 +784,7 @@ def test_rolling_restart_check_mode_returns_the_plan_and_sends_nothing():
 
 def test_rolling_restart_outside_the_window_does_nothing():
     fake = FakePatroni("cluster_pending_restart", {"m1": "patroni_primary_pending_restart"}, "config_initial")
-    result = p.RollingRestart(client_for(fake)).run(windows=["Sat:01:00-05:00"], now="2030-01-01T12:00:00Z")
+    result = operations.RollingRestart(client_for(fake)).run(windows=["Sat:01:00-05:00"], now="2030-01-01T12:00:00Z")
     assert result["changed"] is False and result["deferred"] is True
     assert result["next_window"] == "2030-01-05T01:00:00+00:00" and fake.writes() == []
 
@@ -790,7 +792,7 @@ def test_rolling_restart_outside_the_window_does_nothing():
 def test_rolling_restart_stops_naming_an_unreachable_member():
     statuses = {"m1": "patroni_primary_pending_restart", "m2": "patroni_replica_pending_restart", "m3": None}
     fake = FakePatroni("cluster_pending_restart", statuses, "config_initial")
-    op = p.RollingRestart(client_for(fake))
+    op = operations.RollingRestart(client_for(fake))
     with pytest.raises(PatroniError) as err:
         op.run()
     assert err.value.msg.startswith("stopped before restarting m2: member m3 is not healthy (its REST API at ")
@@ -800,7 +802,7 @@ def test_rolling_restart_stops_naming_an_unreachable_member():
 
 def test_config_invalid_values_are_refused_before_any_patch():
     fake = healthy_fake()
-    op = p.ConfigSync(client_for(fake))
+    op = operations.ConfigSync(client_for(fake))
     with pytest.raises(PatroniError) as err:
         op.run({"ttl": 5, "postgresql": {"parameters": {"max_connections": "lots"}}})
     assert err.value.msg.startswith("invalid dynamic configuration, nothing was sent to Patroni (2 problems): ")
@@ -810,7 +812,7 @@ def test_config_invalid_values_are_refused_before_any_patch():
 
 def test_config_check_mode_plans_the_patch():
     fake = healthy_fake()
-    op = p.ConfigSync(client_for(fake), check_mode=True)
+    op = operations.ConfigSync(client_for(fake), check_mode=True)
     result = op.run({"postgresql": {"parameters": {"max_connections": 200, "work_mem": "8MB"}}})
     assert result["changed"] is True
     assert result["patch"] == {"postgresql": {"parameters": {"max_connections": 200, "work_mem": "8MB"}}}
@@ -820,7 +822,7 @@ def test_config_check_mode_plans_the_patch():
 
 def test_config_without_changes_sends_nothing():
     fake = healthy_fake()
-    result = p.ConfigSync(client_for(fake)).run(copy.deepcopy(fx("config_initial")))
+    result = operations.ConfigSync(client_for(fake)).run(copy.deepcopy(fx("config_initial")))
     assert result["changed"] is False and result["patch"] == {} and fake.writes() == []
 
 
@@ -828,10 +830,10 @@ def test_values_below_patroni_minimums_are_left_out_with_a_warning():
     """The reference complete manifest sets max_connections "10": Patroni would keep its default,
     so the value is not sent and the rest of the configuration still converges."""
     desired = {"ttl": 30, "postgresql": {"parameters": {"max_connections": "10", "log_statement": "all"}}}
-    kept, warnings = p.drop_below_patroni_minimums(desired)
+    kept, warnings = dynconfig.drop_below_patroni_minimums(desired)
     assert kept["postgresql"]["parameters"] == {"log_statement": "all"}
     assert kept["ttl"] == 30
     assert len(warnings) == 1 and "max_connections" in warnings[0] and "25" in warnings[0]
     assert desired["postgresql"]["parameters"]["max_connections"] == "10"  # input untouched
-    same, none = p.drop_below_patroni_minimums({"postgresql": {"parameters": {"max_connections": "100"}}})
+    same, none = dynconfig.drop_below_patroni_minimums({"postgresql": {"parameters": {"max_connections": "100"}}})
     assert none == [] and same["postgresql"]["parameters"] == {"max_connections": "100"}
