@@ -96,10 +96,16 @@ options:
         type: dict
         version_added: 0.1.0
       is_db_owner:
-        description: Whether the role owns a database; informational.
+        description: Whether the role owns a database; informational (and exempt from cluster-wide rotation).
         type: bool
         default: false
         version_added: 0.1.0
+      no_password:
+        description:
+          - Remove the stored password (C(PASSWORD NULL)) when there is one. Cannot be combined with O(roles[].password).
+        type: bool
+        default: false
+        version_added: 0.2.0
   password_encryption:
     description:
       - How new passwords are stored; follows C(postgresql.parameters.password_encryption) of the manifest.
@@ -129,6 +135,47 @@ options:
     description: Role that receives the objects of dropped roles. Defaults to O(login_user).
     type: str
     version_added: 0.1.0
+  rotation:
+    description:
+      - Password rotation, see C(docs/design/credentials.md). When given, the rotation is planned from the
+        current secret contents and the time, the roles are synced, and RV(secrets) returns what the credential
+        secrets must hold now. Write them after this task succeeded, never before.
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      config:
+        description:
+          - Operator configuration (C(enable_password_rotation), C(password_rotation_interval),
+            C(password_rotation_user_retention), C(super_username), C(replication_username)).
+        type: dict
+        default: {}
+        version_added: 0.2.0
+      spec:
+        description:
+          - The manifest C(spec) (C(usersWithSecretRotation), C(usersWithInPlaceSecretRotation),
+            C(usersIgnoringSecretRotation), C(standby)).
+        type: dict
+        default: {}
+        version_added: 0.2.0
+      annotations:
+        description:
+          - Annotations of the C(postgresql) object; C(pgfleet.io/password-rotation) (C(on)/C(off)) switches
+            rotation for this cluster, C(pgfleet.io/password-rotation-grace) sets the grace period (default C(1d)),
+            C(pgfleet.io/password-rotation-system-users) names the system users this cluster allows to rotate.
+        type: dict
+        default: {}
+        version_added: 0.2.0
+      secrets:
+        description:
+          - Current content of each role's credential secret, by role name (C(username), C(password),
+            C(nextRotation), C(rotatedAt)). Never logged.
+        type: dict
+        default: {}
+        version_added: 0.2.0
+      now:
+        description: The time to plan for (RFC 3339); defaults to the current time. Tests set it.
+        type: str
+        version_added: 0.2.0
 requirements:
   - psycopg >= 3.1 on the host that runs the module
 notes:
@@ -193,6 +240,18 @@ actions:
   type: list
   elements: dict
   sample: [{"action": "create_role", "role": "foo_user", "flags": ["LOGIN"]}]
+secrets:
+  description:
+    - With O(rotation) only. The secret contents that changed, by role name (C(username), C(password),
+      C(nextRotation), C(rotatedAt)). Holds passwords: register it under C(no_log).
+  returned: when rotation is given
+  type: dict
+  sample: {}
+rotation:
+  description: With O(rotation) only. C(events) (one line per rotation, no passwords) and C(dropped) rotation users.
+  returned: when rotation is given
+  type: dict
+  sample: {"events": ["app: password rotated, new user app261203"], "dropped": []}
 diff:
   description:
     - Before and after of every role the plan touches (C(null) when absent) with C(flags), C(member_of),
@@ -203,8 +262,11 @@ diff:
            "parameters": {}, "password": "changed"}}}
 """
 
+import datetime
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import rotation
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.connection import postgres_argument_spec
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.rolesync import sync_roles
 
@@ -218,6 +280,15 @@ ROLE_SPEC = dict(
     password=dict(type="str", no_log=True),
     secret=dict(type="dict", no_log=False),
     is_db_owner=dict(type="bool", default=False),
+    no_password=dict(type="bool", default=False),
+)
+
+ROTATION_SPEC = dict(
+    config=dict(type="dict", default={}),
+    spec=dict(type="dict", default={}),
+    annotations=dict(type="dict", default={}),
+    secrets=dict(type="dict", default={}, no_log=True),
+    now=dict(type="str"),
 )
 
 
@@ -229,8 +300,22 @@ def argument_spec():
         drop_removed=dict(type="bool", default=False),
         removed_roles=dict(type="list", elements="str", default=[]),
         reassign_owned_to=dict(type="str"),
+        rotation=dict(type="dict", options=ROTATION_SPEC),
     )
     return spec
+
+
+def rotation_input(options):
+    """The ``rotation`` argument of ``sync_roles`` from the module option (None when not given)."""
+    if not options:
+        return None
+    policy = rotation.policy_from(options["config"], options["spec"], options["annotations"])
+    now = options.get("now") or rotation.format_time(datetime.datetime.now(rotation.UTC))
+    secrets = {}
+    for name, content in (options.get("secrets") or {}).items():
+        if isinstance(content, dict):
+            secrets[name] = dict((k, v) for k, v in content.items() if isinstance(v, str))
+    return {"policy": policy, "secrets": secrets, "now": rotation.as_utc(now)}
 
 
 def main():
@@ -238,6 +323,9 @@ def main():
     for role in module.params["roles"]:
         if role.get("password"):
             module.no_log_values.add(role["password"])
+    for content in ((module.params["rotation"] or {}).get("secrets") or {}).values():
+        if isinstance(content, dict) and isinstance(content.get("password"), str) and content["password"]:
+            module.no_log_values.add(content["password"])
     try:
         result = sync_roles(
             module.params,
@@ -247,6 +335,7 @@ def main():
             drop_removed=module.params["drop_removed"],
             removed=module.params["removed_roles"],
             reassign_to=module.params["reassign_owned_to"],
+            rotation=rotation_input(module.params["rotation"]),
         )
     except PgfleetError as err:
         module.fail_json(**err.to_result())

@@ -36,7 +36,9 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
     ManifestError,
     ManifestErrors,
+    PostgresError,
 )
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import rotation as rotation_mod
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import scram
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.connection import (
     MASK,
@@ -277,6 +279,11 @@ def normalise_roles(roles):
             bad = True
         if password == "":
             password = None
+        no_password = bool(raw.get("no_password"))
+        if no_password and password is not None:
+            errors.append(ManifestError(field + ".no_password", "no_password contradicts the password given",
+                                        "keep only one of them"))
+            bad = True
         if bad:
             continue
         out[name] = {
@@ -287,6 +294,7 @@ def normalise_roles(roles):
             "admin": admin,
             "parameters": parameters,
             "password": password,
+            "no_password": no_password,
         }
     if errors:
         raise ManifestErrors(errors)
@@ -529,6 +537,10 @@ def plan_roles(desired, snapshot, login_user="postgres", password_encryption=scr
             passwords.append(Action("set_password", name, [
                 Statement(sql.Composed([head, real]), sql.Composed([head, masked]))]))
             touched.add(name)
+        elif role["no_password"] and cur["password"] is not None:
+            passwords.append(Action("set_password", name, [stmt("ALTER ROLE {} WITH PASSWORD NULL", ident(name))],
+                                    password=None))
+            touched.add(name)
         desired_params = role["parameters"]
         if desired_params:
             for key, value in sorted(desired_params.items()):
@@ -696,17 +708,28 @@ def apply_plan(plan, params, check_mode=False):
 
 
 def sync_roles(params, desired, check_mode=False, password_encryption=scram.SCRAM, drop_removed=False,
-               removed=(), reassign_to=None):
-    """Read, plan, apply. Returns a result dict for ``exit_json``."""
+               removed=(), reassign_to=None, rotation=None):
+    """Read, plan, apply. Returns a result dict for ``exit_json``.
+
+    ``rotation`` (``{"policy", "secrets", "now"}``, see ``rotation.plan_rotation``) turns on password
+    rotation: the desired roles are adjusted before planning, expired rotation users are dropped
+    after the main transaction, and the result carries ``secrets``, the secret contents to write
+    now that the roles hold them.
+    """
     login_user = params.get("login_user") or "postgres"
     normalise_roles(desired)  # refuse bad names and flags before even connecting
     with Session(params) as session:
         snapshot = read_snapshot(session, with_databases=bool(drop_removed))
+    rotated = None
+    if rotation is not None:
+        rotated = rotation_mod.plan_rotation(desired, rotation.get("secrets") or {}, snapshot["roles"],
+                                             rotation["policy"], rotation["now"])
+        desired = rotated.roles
     plan = plan_roles(desired, snapshot, login_user=login_user, password_encryption=password_encryption,
                       drop_removed=drop_removed, removed=removed, reassign_to=reassign_to,
                       tag_key=scram.tag_key_from(params.get("login_password")))
     writes, queries = apply_plan(plan, params, check_mode=check_mode)
-    return {
+    result = {
         "changed": plan.changed,
         "queries": queries,
         "statements": writes,
@@ -714,3 +737,32 @@ def sync_roles(params, desired, check_mode=False, password_encryption=scram.SCRA
         "diff": plan.diff,
         "warnings": plan.warnings,
     }
+    if rotated is not None:
+        dropped, more_writes, more_queries, warnings = drop_rotation_users(params, rotated.drop, check_mode)
+        result["statements"] += more_writes
+        result["queries"] += more_queries
+        result["warnings"] += rotated.warnings + warnings
+        result["changed"] = result["changed"] or bool(dropped) or bool(rotated.secrets)
+        result["secrets"] = rotated.secrets
+        result["rotation"] = {"events": rotated.events, "dropped": dropped}
+    return result
+
+
+def drop_rotation_users(params, names, check_mode=False):
+    """Drop expired rotation users, each in its own transaction: one that still owns objects is
+    kept and reported, the others go. Returns (dropped, writes, queries, warnings)."""
+    dropped, writes, queries, warnings = [], 0, [], []
+    for name in names:
+        session = Session(params).connect()
+        try:
+            session.run(SYNC_LOCAL)
+            session.run(stmt("DROP ROLE {}", ident(name)))
+            session.finish(commit=not check_mode)
+            dropped.append(name)
+        except PostgresError as err:
+            warnings.append("rotation user %s is past its retention but was kept: %s" % (name, err.msg))
+        finally:
+            writes += session.writes
+            queries += session.queries
+            session.close()
+    return dropped, writes, queries, warnings
