@@ -68,6 +68,18 @@ options:
     type: bool
     default: true
     version_added: 0.1.0
+  invalid:
+    description:
+      - What to do when part of O(config) is invalid (see the validation above).
+      - V(fail) refuses the whole configuration and sends nothing.
+      - V(skip) leaves out exactly the refused parts (one parameter, one slot, one C(postgresql) key, else
+        the top-level key), sends the rest, and reports what was left out in RV(rejected) and RV(error)
+        (also as a warning). The task then succeeds - the way Patroni itself would keep running without
+        those values.
+    type: str
+    choices: [fail, skip]
+    default: fail
+    version_added: 0.1.0
   wait:
     description:
       - After a change to a restart-only parameter, wait until every member reports it as pending restart
@@ -158,6 +170,24 @@ managed_slots:
   returned: always
   type: list
   elements: str
+rejected:
+  description: With O(invalid=skip), the parts of O(config) that were left out, one entry per problem - C(field),
+    C(problem), C(fix).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"field": "config.postgresql.parameters.work_mem", "problem": "must be a number with an optional unit (B, kB,
+    MB, GB), not 'lots' (not a number)", "fix": null}]
+error:
+  description: One sentence naming every part left out with O(invalid=skip); empty when everything was sent.
+  returned: always
+  type: str
+events:
+  description: What changed, one entry per event the Kubernetes reconcile records - C(reason), C(type), C(message).
+    Empty when nothing changed.
+  returned: always
+  type: list
+  elements: dict
 actions:
   description: The requests sent (or planned in check mode).
   returned: always
@@ -176,6 +206,7 @@ def argument_spec():
         config=dict(type="dict", required=True),
         managed_slots=dict(type="list", elements="str", default=[]),
         validate=dict(type="bool", default=True),
+        invalid=dict(type="str", default="fail", choices=["fail", "skip"]),
         wait=dict(type="bool", default=True),
         timeout=dict(type="int", default=30),
     )
@@ -184,8 +215,11 @@ def argument_spec():
 
 def run(module, op):
     p = module.params
-    return op.run(p["config"], managed_slots=p["managed_slots"], validate=p["validate"], wait=p["wait"],
-                  timeout=p["timeout"])
+    result = op.run(p["config"], managed_slots=p["managed_slots"], validate=p["validate"], wait=p["wait"],
+                    timeout=p["timeout"], invalid=p["invalid"])
+    if result["error"]:
+        op.warnings.append(result["error"])
+    return result
 
 
 def main():

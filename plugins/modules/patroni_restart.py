@@ -178,6 +178,18 @@ members:
     - member: acid-minimal-cluster-0
       status: done
       how: switchover to acid-minimal-cluster-1
+restarted:
+  description: Members this run restarted (in place, or demoted and restarted by a switchover), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [acid-minimal-cluster-1, acid-minimal-cluster-0]
+events:
+  description: What changed, one entry per event the Kubernetes reconcile records - C(reason), C(type), C(message).
+    Empty when nothing changed.
+  returned: always
+  type: list
+  elements: dict
 actions:
   description: The requests sent (or planned in check mode), in order.
   returned: always

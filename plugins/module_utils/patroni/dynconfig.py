@@ -16,7 +16,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, ManifestErrors
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.gucs import (
     guc_problem,
     is_known,
@@ -411,3 +411,65 @@ def restart_parameters(changes):
     return sorted(set(names))
 
 
+
+
+_TIMING_KEYS = ("ttl", "loop_wait", "retry_timeout")
+
+
+def _without(desired, field, prefix):
+    """``desired`` minus the part that ``field`` (an error's field, ``<prefix>.a.b``) points at.
+
+    Returns the new mapping, or ``None`` when the field names nothing that is in ``desired``.
+    """
+    path = field[len(prefix) + 1:] if field.startswith(prefix + ".") else field
+    parts = re.split(r"\.|\[", path, maxsplit=2)
+    key = parts[0]
+    out = dict(desired)
+    sub = out.get(key)
+    if len(parts) > 1 and key == "postgresql" and isinstance(sub, dict):
+        name = parts[1]
+        if name == "parameters" and len(parts) > 2 and isinstance(sub.get("parameters"), dict):
+            param = path.split(".", 2)[2]
+            if param in sub["parameters"]:
+                out[key] = dict(sub, parameters=dict((k, v) for k, v in sub["parameters"].items() if k != param))
+                return out
+        if name in sub:
+            out[key] = dict((k, v) for k, v in sub.items() if k != name)
+            return out
+    if len(parts) > 1 and key in ("slots", "permanent_slots", "permanent_replication_slots") and isinstance(sub, dict):
+        rest = path.split(".", 1)[1]
+        names = [n for n in sub if rest == str(n) or rest.startswith("%s." % n)]
+        if names:
+            name = max(names, key=lambda n: len(str(n)))
+            out[key] = dict((k, v) for k, v in sub.items() if k != name)
+            return out
+    if key in out:
+        del out[key]
+        return out
+    if key in _TIMING_KEYS and any(k in out for k in _TIMING_KEYS):
+        # the ttl rule failed on values partly in effect already: leave all three as they are
+        return dict((k, v) for k, v in out.items() if k not in _TIMING_KEYS)
+    return None
+
+
+def split_refused(desired, current=None, prefix="config"):
+    """What Patroni would accept of ``desired``, and what it would refuse. Pure.
+
+    Returns ``(kept, refused, warnings)``: ``kept`` is ``desired`` without every part an error of
+    ``validate_dynamic_config`` points at (one parameter, one slot, one ``postgresql`` key, else the
+    top-level key), validated again until it passes; ``refused`` lists those errors
+    (``ManifestError``). Raises ``ManifestErrors`` when an error points at nothing it could leave out.
+    """
+    kept, refused = desired, []
+    errors, warnings = validate_dynamic_config(kept, current, prefix)
+    for _round in range(len(desired or {}) + 2):
+        if not errors:
+            return kept, refused, warnings
+        for error in errors:
+            smaller = _without(kept, error.field, prefix)
+            if smaller is None:
+                raise ManifestErrors(refused + errors)
+            kept = smaller
+        refused.extend(errors)
+        errors, warnings = validate_dynamic_config(kept, current, prefix)
+    raise ManifestErrors(refused + errors)

@@ -21,6 +21,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.dynconfig
     config_diff,
     drop_below_patroni_minimums,
     restart_parameters,
+    split_refused,
     validate_dynamic_config,
 )
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.state import (
@@ -275,7 +276,8 @@ class RollingRestart(Operation):
         state = self.client.read_state()
         plan = restart_plan(state, force=force, members=members, since=since, order=order, switchover=switchover)
         result = {"changed": False, "cluster": state.scope, "started_at": format_timestamp(started_at),
-                  "plan": plan, "members": self.progress, "leader_before": state.leader, "leader": state.leader}
+                  "plan": plan, "members": self.progress, "leader_before": state.leader, "leader": state.leader,
+                  "restarted": [], "events": []}
         for step in plan["steps"]:
             self._record(step["member"], "planned", action=step["action"], reason=step["reason"])
         for skip in plan["skipped"]:
@@ -303,10 +305,18 @@ class RollingRestart(Operation):
             self._step(state, step, force, since, started_at, candidate, max_lag, timeout, candidate_timeout,
                        wait_streaming)
             result["changed"] = result["changed"] or self.progress_of(step["member"]).get("status") == "done"
+        result["restarted"] = self.restarted()
+        if result["restarted"]:
+            result["events"] = [event("Restart", "restarted for %s: %s" % (
+                "pending_restart" if not force else "a forced restart", ", ".join(result["restarted"])))]
         final = self.client.read_state(with_config=False)
         result["leader"] = final.leader
         result["pending_restart"] = final.pending_restart_members()
         return result
+
+    def restarted(self):
+        """Members whose restart (or switchover away and restart) this run completed."""
+        return [entry["member"] for entry in self.progress if entry.get("status") == "done"]
 
     def progress_of(self, member):
         for entry in self.progress:
@@ -469,27 +479,56 @@ class RollingRestart(Operation):
                      seconds=round(self.client.monotonic() - t0, 3))
 
 
+def event(reason, message, kind="Normal"):
+    """What happened, as the reconcile records it (a Kubernetes Event's reason, type and message)."""
+    return {"reason": reason, "type": kind, "message": message}
+
+
+def _refusal(errors):
+    bundle = ManifestErrors(errors)
+    return PatroniError("invalid dynamic configuration, nothing was sent to Patroni (%d problem%s): %s" % (
+        len(errors), "" if len(errors) == 1 else "s", " | ".join(e.msg for e in errors)),
+        fields=bundle.context.get("fields"))
+
+
+def _rejected_sentence(rejected):
+    """One sentence for the refused parts ('' when none); braces split so it is never templated."""
+    if not rejected:
+        return ""
+    text = "not sent to Patroni, which would ignore them: %s" % " | ".join(e.msg for e in rejected)
+    return text.replace("{{", "{ {").replace("}}", "} }").replace("{%", "{ %").replace("%}", "% }")
+
+
 class ConfigSync(Operation):
     """Converge Patroni's dynamic configuration with one ``PATCH /config``."""
 
-    def run(self, desired, managed_slots=None, validate=True, wait=True, timeout=30):
+    def run(self, desired, managed_slots=None, validate=True, wait=True, timeout=30, invalid="fail"):
+        """``invalid``: ``fail`` refuses the whole configuration when a part is invalid; ``skip``
+        sends the rest and reports the refused parts in ``rejected`` and ``error``."""
         current = self.client.get_config()
         desired, warnings = drop_below_patroni_minimums(desired)
         self.warnings.extend(warnings)
-        warnings = []
-        if validate:
+        warnings, rejected = [], []
+        if validate and invalid == "skip":
+            try:
+                desired, rejected, warnings = split_refused(desired, current)
+            except ManifestErrors as err:
+                raise _refusal(err.errors) from err
+        elif validate:
             errors, warnings = validate_dynamic_config(desired, current)
             if errors:
-                bundle = ManifestErrors(errors)
-                raise PatroniError("invalid dynamic configuration, nothing was sent to Patroni (%d problem%s): %s" % (
-                    len(errors), "" if len(errors) == 1 else "s", " | ".join(e.msg for e in errors)),
-                    fields=bundle.context.get("fields"))
+                raise _refusal(errors)
         self.warnings.extend(warnings)
         diff = config_diff(current, desired, managed_slots)
         restart_params = restart_parameters(diff["changes"])
         result = {"changed": bool(diff["patch"]), "patch": diff["patch"], "changes": diff["changes"],
                   "managed_slots": diff["managed_slots"], "restart_parameters": restart_params,
-                  "diff": {"before": current, "after": diff["after"]}, "config": diff["after"]}
+                  "diff": {"before": current, "after": diff["after"]}, "config": diff["after"],
+                  "rejected": [{"field": e.field, "problem": e.problem, "fix": e.fix} for e in rejected],
+                  "error": _rejected_sentence(rejected), "events": []}
+        if diff["patch"]:
+            result["events"] = [event("PatroniConfig", "Patroni dynamic configuration changed: %s" % ", ".join(
+                c["path"] for c in diff["changes"]))]
         if not diff["patch"]:
             state = self.client.read_state(with_config=False)
             result["pending_restart"] = state.pending_restart_members()

@@ -91,6 +91,27 @@ def test_invalid_values_are_refused_before_any_patch(local_cluster):
     assert dynamic_config(local_cluster) == before
 
 
+def test_invalid_skip_sends_the_rest_in_one_call(local_cluster):
+    """What the reconcile runs: the refused values are named and left out, the rest reaches Patroni."""
+    before = dynamic_config(local_cluster)
+    result = configure(local_cluster, {"ttl": 5, "postgresql": {"parameters": {
+        "work_mem": "lots", "max_connections": "-5", "log_min_duration_statement": "750ms"}}}, invalid="skip")
+    assert "failed" not in result and result["changed"] is True, result
+    assert sorted(r["field"] for r in result["rejected"]) == ["config.postgresql.parameters.work_mem", "config.ttl"]
+    # below Patroni's minimum: left out with its own warning (Patroni would keep its default)
+    assert any("max_connections" in w and "25" in w for w in result["warnings"])
+    assert result["error"].startswith("not sent to Patroni, which would ignore them: ")
+    assert result["patch"] == {"postgresql": {"parameters": {"log_min_duration_statement": "750ms"}}}
+    assert any(result["error"] in w for w in result.get("warnings", []))
+    after = dynamic_config(local_cluster)
+    assert after["ttl"] == before["ttl"]
+    assert after["postgresql"]["parameters"]["log_min_duration_statement"] == "750ms"
+    assert after["postgresql"]["parameters"].get("work_mem") == before["postgresql"]["parameters"].get("work_mem")
+    again = configure(local_cluster, {"ttl": 5, "postgresql": {"parameters": {
+        "work_mem": "lots", "log_min_duration_statement": "750ms"}}}, invalid="skip")
+    assert again["changed"] is False and again["actions"] == [] and len(again["rejected"]) == 2, again
+
+
 def test_null_removes_a_key_and_timeouts_converge(local_cluster):
     configure(local_cluster, {"postgresql": {"parameters": {"log_min_duration_statement": None}},
                               "ttl": 30, "retry_timeout": 6})

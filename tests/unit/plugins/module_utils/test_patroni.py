@@ -837,3 +837,45 @@ def test_values_below_patroni_minimums_are_left_out_with_a_warning():
     assert desired["postgresql"]["parameters"]["max_connections"] == "10"  # input untouched
     same, none = dynconfig.drop_below_patroni_minimums({"postgresql": {"parameters": {"max_connections": "100"}}})
     assert none == [] and same["postgresql"]["parameters"] == {"max_connections": "100"}
+
+
+def test_invalid_skip_sends_the_rest_and_names_what_was_left_out():
+    """One call does what the reconcile did in two: the refused parts stay out, the rest is sent."""
+    fake = healthy_fake()
+    desired = {"ttl": 5, "loop_wait": 10,
+               "postgresql": {"parameters": {"max_connections": "lots", "work_mem": "8MB"}, "pg_hba": ["nonsense"]},
+               "slots": {"Bad-Name": {"type": "physical"}, "good": {"type": "physical"}}}
+    op = operations.ConfigSync(client_for(fake), check_mode=True)
+    result = op.run(copy.deepcopy(desired), invalid="skip")
+    fields = sorted(r["field"] for r in result["rejected"])
+    assert fields == ["config.postgresql.parameters.max_connections", "config.postgresql.pg_hba[0]",
+                      "config.slots.Bad-Name", "config.ttl"]
+    assert result["patch"]["postgresql"] == {"parameters": {"work_mem": "8MB"}}
+    assert result["patch"]["slots"] == {"good": {"type": "physical"}}
+    assert "ttl" not in result["patch"] and result["changed"] is True
+    assert result["error"].startswith("not sent to Patroni, which would ignore them: config.")
+    assert "config.ttl" in result["error"] and "max_connections" in result["error"]
+    assert [a["patch"] for a in op.actions] == [result["patch"]] and fake.writes() == []
+    assert result["events"] == [{"reason": "PatroniConfig", "type": "Normal", "message": "Patroni dynamic configuration "
+                                 "changed: postgresql.parameters.work_mem, slots.good"}]
+
+
+def test_invalid_skip_with_everything_valid_reports_nothing():
+    fake = healthy_fake()
+    result = operations.ConfigSync(client_for(fake), check_mode=True).run(
+        {"postgresql": {"parameters": {"work_mem": "8MB"}}}, invalid="skip")
+    assert result["rejected"] == [] and result["error"] == "" and fake.writes() == []
+    assert [e["reason"] for e in result["events"]] == ["PatroniConfig"]
+
+
+def test_split_refused_drops_the_timing_keys_when_the_ttl_rule_fails_on_live_values():
+    current = {"ttl": 30, "loop_wait": 10, "retry_timeout": 10}
+    kept, refused, _warnings = dynconfig.split_refused({"retry_timeout": 15, "maximum_lag_on_failover": 1}, current)
+    assert kept == {"maximum_lag_on_failover": 1}
+    assert [e.field for e in refused] == ["config.ttl"]
+
+
+def test_rejected_sentence_is_never_a_template():
+    err = dynconfig.ManifestError("config.postgresql.parameters.x", "%r is odd" % "{{ lookup('pipe','id') }}")
+    text = operations._rejected_sentence([err])
+    assert "{{" not in text and "}}" not in text
