@@ -70,17 +70,35 @@ def local_cluster_skip_reason(playbook=False):
 
 
 @contextlib.contextmanager
-def local_state_dir(cluster, prefix="pgf-"):
-    """A fresh state dir path for the local cluster ``cluster`` (not created: LocalCluster creates it
-    with the right owner and mode; short, under /tmp, for the unix sockets). On exit, whatever
-    happened, the cluster's processes are stopped by PID and the directory is removed."""
+def local_home(prefix="pgf-"):
+    """A fresh, empty home for local clusters (``<tmp>/clusters``, short, under /tmp for the unix
+    sockets). While it is open, ``PGFLEET_HOME`` points at it, so playbooks/local.yml run through
+    ``run_playbook`` accepts state dirs inside it. On exit every cluster in it is stopped by PID and
+    the directory is removed."""
     from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
 
-    path = tempfile.mkdtemp(prefix=prefix)
-    shutil.rmtree(path)
+    top = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(top, 0o755)  # the postgres user must traverse it
+    home = os.path.join(top, "clusters")
+    previous = os.environ.get("PGFLEET_HOME")
+    os.environ["PGFLEET_HOME"] = top
     try:
-        yield path
+        yield home
     finally:
-        if os.path.exists(os.path.join(path, "state.json")):
-            lc.LocalCluster(cluster, state_dir=path).absent(timeout=30)
-        shutil.rmtree(path, ignore_errors=True)
+        if previous is None:
+            os.environ.pop("PGFLEET_HOME", None)
+        else:
+            os.environ["PGFLEET_HOME"] = previous
+        for name in (os.listdir(home) if os.path.isdir(home) else []):
+            if os.path.exists(os.path.join(home, name, "state.json")):
+                lc.LocalCluster(name, state_root=home).absent(timeout=30)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def local_state_dir(cluster, prefix="pgf-"):
+    """A fresh state dir path for the local cluster ``cluster`` inside a fresh home (``local_home``;
+    not created: LocalCluster creates it with the right owner, mode and marker). On exit, whatever
+    happened, the cluster's processes are stopped by PID and everything is removed."""
+    with local_home(prefix) as home:
+        yield os.path.join(home, cluster)

@@ -27,7 +27,8 @@ description:
     cluster, with a C(state.json) (mode 0600) that holds ports, PIDs and credentials, so a rerun keeps
     its ports and passwords.
   - O(state=absent) stops exactly the processes this module started, by PID (also the postmasters
-    that Patroni detaches), then removes the state dir.
+    that Patroni detaches), then removes the state dir, only if it carries the marker file written when
+    it was created. O(name) must be a cluster name (lower-case letters, digits, C(-)), never a path.
   - Passwords are never returned; RV(credentials_file) names the file that holds them.
 author:
   - pgfleet maintainers (@pgfleet)
@@ -72,14 +73,17 @@ options:
     version_added: 0.1.0
   state_root:
     description:
-      - Directory under which the state dir C(<state_root>/<name>) is created.
+      - The home of the local clusters; the state dir C(<state_root>/<name>) is created in it. Every
+        state dir must lie inside it (symlinks resolved).
     type: path
     default: /var/lib/pgfleet/clusters
     version_added: 0.1.0
   state_dir:
     description:
-      - The cluster's state dir, overriding C(<state_root>/<name>). It must be reachable by
-        O(os_user), and short enough for unix sockets (otherwise the sockets go to C(/tmp)).
+      - The cluster's state dir, overriding C(<state_root>/<name>). It must lie inside O(state_root), be
+        reachable by O(os_user), and short enough for unix sockets (otherwise the sockets go to C(/tmp)).
+      - An existing directory that this module did not create (it writes a marker file into every state
+        dir it creates) is refused with O(state=present) and never removed with O(state=absent).
     type: path
     version_added: 0.1.0
   os_user:
@@ -322,9 +326,12 @@ def run(module):
     if p["state"] == "absent":
         plan = cluster.plan_absent()
         result.update(changed=bool(plan["actions"]), actions=plan["actions"], exists=False)
-        if not module.check_mode and plan["actions"]:
+        if not plan["actions"]:
+            result["msg"] = "no local cluster %s in %s: nothing existed, nothing removed" % (name, cluster.state_dir)
+        elif not module.check_mode:
             done = cluster.absent(plan, timeout=p["stop_timeout"])
             result["stopped"] = done["stopped"]
+            result["msg"] = "stopped and removed local cluster %s (%s)" % (name, cluster.state_dir)
         return result
 
     if p["state"] == "status":
@@ -345,6 +352,8 @@ def run(module):
             module.no_log_values.add(secret["password"])
     plan = cluster.plan_present(model, spilo_conf)
     module.no_log_values.add(plan["credentials"]["restapi"]["password"])
+    for user in plan["credentials"]["etcd"].values():
+        module.no_log_values.add(user["password"])
     for warning in plan["warnings"]:
         module.warn(warning)
     result.update(changed=bool(plan["actions"]), actions=plan["actions"], pg_version=lc.LOCAL_PG_VERSION)

@@ -48,11 +48,13 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
     ManifestError,
     PgfleetError,
 )
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local import etcd as etcd_mod
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local import layout as lay
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.secrets import generate_password
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.spilo import spilo_configuration
 
-DEFAULT_STATE_ROOT = "/var/lib/pgfleet/clusters"
+DEFAULT_STATE_ROOT = lay.DEFAULT_HOME
 DEFAULT_PATRONI = "/var/lib/pgfleet/venv/bin/patroni"
 DEFAULT_PG_BIN_DIR = "/usr/lib/postgresql/15/bin"
 DEFAULT_ETCD = "/usr/bin/etcd"
@@ -66,8 +68,7 @@ SPILO_ONLY_PREFIXES = ("bg_mon.", "extwlist.")
 # The local target owns these: ports and sockets are per member, set by Patroni or by us.
 FORCED_PARAMETERS = ("listen_addresses", "port", "unix_socket_directories", "data_directory",
                      "hba_file", "ident_file", "config_file")
-# A unix socket path is limited to 107 bytes; ".s.PGSQL.65535" and a slash take 15.
-MAX_SOCKET_DIR = 90
+MAX_SOCKET_DIR = lay.MAX_SOCKET_DIR
 
 
 class LocalClusterError(PgfleetError):
@@ -234,6 +235,10 @@ def credentials_from_model(model, previous=None):
         creds[key] = {"username": secret["username"], "password": secret["password"]}
     rest = previous.get("restapi") or {"username": REST_USERNAME, "password": generate_password()}
     creds["restapi"] = dict(rest)
+    # etcd's users: root (ours only) and patroni (Patroni's DCS access, the /pgfleet/ prefix).
+    old_etcd = previous.get("etcd") or {}
+    creds["etcd"] = dict((key, dict(old_etcd.get(key) or {"username": user, "password": generate_password()}))
+                         for key, user in (("root", etcd_mod.ROOT_USER), ("patroni", etcd_mod.PATRONI_USER)))
     creds["secrets"] = dict((s["name"], {"username": s["username"], "password": s["password"]})
                             for s in model.get("secrets") or [] if s.get("password"))
     return creds
@@ -285,7 +290,6 @@ def render_cluster(model, spilo_conf, layout, credentials, facts=None):
     hba, w = pg_hba_lines(spilo_pg.get("pg_hba"), superuser, repl_user)
     warnings += w
 
-    etcd_url = "%s:%d" % (LOOPBACK, layout["etcd"]["client_port"])
     members = {}
     for member, ports in sorted(layout["members"].items()):
         mdir = os.path.join(layout["state_dir"], member)
@@ -300,7 +304,7 @@ def render_cluster(model, spilo_conf, layout, credentials, facts=None):
                 "authentication": dict(credentials["restapi"]),
             },
             "ctl": {"authentication": dict(credentials["restapi"])},
-            "etcd3": {"hosts": [etcd_url]},
+            "etcd3": etcd_mod.patroni_section(layout["etcd"]["client_port"], credentials["etcd"]),
             "bootstrap": {"dcs": copy.deepcopy(dcs), "initdb": copy.deepcopy(initdb)},
             "postgresql": {
                 "listen": "%s:%d" % (LOOPBACK, ports["pg_port"]),
@@ -320,17 +324,8 @@ def render_cluster(model, spilo_conf, layout, credentials, facts=None):
             },
             "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False},
         }
-    peer = "http://%s:%d" % (LOOPBACK, layout["etcd"]["peer_port"])
-    client = "http://%s:%d" % (LOOPBACK, layout["etcd"]["client_port"])
-    etcd_name = "etcd-%s" % name
-    etcd = [facts.get("etcd_bin") or DEFAULT_ETCD,
-            "--name", etcd_name,
-            "--data-dir", os.path.join(layout["state_dir"], "etcd"),
-            "--listen-client-urls", client, "--advertise-client-urls", client,
-            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", "%s=%s" % (etcd_name, peer),
-            "--initial-cluster-state", "new", "--initial-cluster-token", etcd_name,
-            "--enable-v2=false", "--log-outputs", "stderr", "--logger", "zap"]
+    etcd = etcd_mod.argv(facts.get("etcd_bin") or DEFAULT_ETCD, name, etcd_mod.data_dir(layout["state_dir"]),
+                         layout["etcd"]["client_port"], layout["etcd"]["peer_port"])
     # Both the parameters the manifest wanted and what we made of them, once each.
     seen, unique = set(), []
     for w in warnings:
@@ -747,10 +742,15 @@ class LocalCluster(object):
     ``os_user`` is used when running as root; otherwise everything runs as the current user.
     """
 
-    def __init__(self, name, state_dir=None, state_root=DEFAULT_STATE_ROOT, os_user=DEFAULT_OS_USER,
+    def __init__(self, name, state_dir=None, state_root=None, os_user=DEFAULT_OS_USER,
                  patroni_bin=DEFAULT_PATRONI, pg_bin_dir=DEFAULT_PG_BIN_DIR, etcd_bin=DEFAULT_ETCD):
-        self.name = name
-        self.state_dir = os.path.abspath(state_dir or os.path.join(state_root, name))
+        # ``state_root`` is the home every state dir must lie in. A Python caller that names only a
+        # state_dir chose it in code: its parent is the home then (the module always passes the home).
+        if state_root is None:
+            state_root = os.path.dirname(os.path.realpath(state_dir)) if state_dir else DEFAULT_STATE_ROOT
+        self.name = lay.check_name(name)
+        self.home = state_root
+        self.state_dir = lay.resolve_state_dir(name, state_dir, state_root)
         self.state_file = os.path.join(self.state_dir, "state.json")
         self.patroni_bin = patroni_bin
         self.pg_bin_dir = pg_bin_dir
@@ -763,10 +763,23 @@ class LocalCluster(object):
                                         "the postgres user) or set os_user" % os_user) from None
         else:
             self.user = pwd.getpwuid(os.geteuid())
+        self.uids = set([os.geteuid(), self.user.pw_uid])
         self.warnings = []
+
+    def ownership(self):
+        """``absent``, ``ours`` or ``foreign`` (a directory we did not create for this cluster)."""
+        return lay.ownership(self.state_dir, self.name, self.uids)
+
+    def _refuse_foreign(self):
+        if self.ownership() == "foreign":
+            raise LocalClusterError("%s exists and was not created by the local target for cluster %s (no marker "
+                                    "file %s in it); nothing was changed or removed. Choose another name or "
+                                    "state_dir" % (self.state_dir, self.name, lay.MARKER), cluster=self.name)
 
     # --- state file ---------------------------------------------------------------------------
     def load_state(self):
+        if self.ownership() != "ours":
+            return None
         try:
             with open(self.state_file) as fh:
                 state = json.load(fh)
@@ -782,7 +795,9 @@ class LocalCluster(object):
 
     def save_state(self, state):
         tmp = self.state_file + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(state, fh, indent=2, sort_keys=True)
         self._own(tmp)
@@ -794,10 +809,9 @@ class LocalCluster(object):
             os.chown(path, self.user.pw_uid, self.user.pw_gid)
 
     def _mkdir(self, path, mode=0o700):
-        if not os.path.isdir(path):
-            os.makedirs(path, mode)
-        os.chmod(path, mode)
-        self._own(path)
+        """A private directory inside our state dir (never a symlink or someone else's directory)."""
+        root = os.geteuid() == 0
+        lay.make_private_dir(path, self.user.pw_uid if root else None, self.user.pw_gid if root else None, mode)
 
     def _write_private(self, path, text):
         """Write a file only this user and the service user can read; True if it changed."""
@@ -807,7 +821,9 @@ class LocalCluster(object):
                     return False
         except (IOError, OSError):
             pass
-        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        if os.path.lexists(path + ".tmp"):
+            os.unlink(path + ".tmp")
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
         self._own(path + ".tmp")
@@ -815,11 +831,7 @@ class LocalCluster(object):
         return True
 
     def socket_dir(self):
-        path = os.path.join(self.state_dir, "run")
-        if len(path) > MAX_SOCKET_DIR:
-            path = "/tmp/.pgfleet-%s" % base64.b32encode(
-                self.state_dir.encode()).decode().lower().rstrip("=")[-16:]
-        return path
+        return lay.socket_dir_for(self.state_dir)
 
     # --- processes ----------------------------------------------------------------------------
     def _spawn(self, argv, log_path, cwd):
@@ -840,20 +852,11 @@ class LocalCluster(object):
         return proc.pid
 
     def _wait_etcd(self, port, pid, timeout):
-        deadline = time.monotonic() + timeout
-        url = "http://%s:%d/health" % (LOOPBACK, port)
-        while time.monotonic() < deadline:
-            try:
-                status, answer = http_json(url, timeout=1)
-                if status == 200 and isinstance(answer, dict) and str(answer.get("health")) == "true":
-                    return
-            except (URLError, OSError, ValueError, UrlsConnectionError):
-                pass
-            if not pid_alive(pid):
-                break
-            time.sleep(0.1)
-        raise LocalClusterError("etcd on port %d did not become healthy; last log lines: %s" % (
-            port, " | ".join(_tail(os.path.join(self.state_dir, "etcd.log"), 5))), cluster=self.name)
+        try:
+            etcd_mod.wait_healthy(port, lambda: pid_alive(pid), timeout,
+                                  lambda: _tail(os.path.join(self.state_dir, "etcd.log"), 5))
+        except etcd_mod.EtcdError as err:
+            raise LocalClusterError(err.msg, cluster=self.name) from None
 
     # --- plan / apply -------------------------------------------------------------------------
     def layout(self, state, instances):
@@ -882,12 +885,13 @@ class LocalCluster(object):
 
     def plan_present(self, model, spilo_conf, facts=None):
         """What ``apply`` would do to make the cluster match the model. Changes nothing."""
-        state = self.load_state()
-        facts = facts if facts is not None else host_facts(self.pg_bin_dir, self.etcd_bin)
         instances = int(model.get("instances") or 0)
         if instances < 1:
             raise ManifestError("spec.numberOfInstances", "is %s" % instances,
                                 "the local target needs at least 1 instance")
+        self._refuse_foreign()
+        state = self.load_state()
+        facts = facts if facts is not None else host_facts(self.pg_bin_dir, self.etcd_bin)
         creds = credentials_from_model(model, (state or {}).get("credentials"))
         layout = self.layout(state, instances)
         rendered = render_cluster(model, spilo_conf, layout, creds, facts)
@@ -932,10 +936,13 @@ class LocalCluster(object):
                                     "under /var/lib/pgfleet or /tmp" % (self.state_dir, self.user.pw_name, blocked,
                                                                         os.stat(blocked).st_mode & 0o7777),
                                     cluster=self.name)
-        if not os.path.isdir(os.path.dirname(self.state_dir)):
-            os.makedirs(os.path.dirname(self.state_dir), 0o755)
-        self._mkdir(self.state_dir)
-        self._mkdir(layout["socket_dir"])
+        root = os.geteuid() == 0
+        uid, gid = (self.user.pw_uid, self.user.pw_gid) if root else (None, None)
+        try:
+            lay.create_state_dir(self.state_dir, self.name, uid, gid)
+            lay.create_socket_dir(layout["socket_dir"], self.state_dir, self.name, uid, gid)
+        except lay.LayoutError as err:
+            raise LocalClusterError(str(err), cluster=self.name) from None
         self.save_state(state)
         todo = dict((a["target"], a["action"]) for a in plan["actions"])
 
@@ -953,6 +960,13 @@ class LocalCluster(object):
             self._wait_etcd(layout["etcd"]["client_port"], pid, min(timeout, 30))
         else:
             state["etcd"] = dict(state["etcd"], **layout["etcd"])
+        if not state["etcd"].get("auth"):
+            try:
+                etcd_mod.enable_auth(layout["etcd"]["client_port"], creds["etcd"])
+            except etcd_mod.EtcdError as err:
+                raise LocalClusterError(err.msg, cluster=self.name) from None
+            state["etcd"]["auth"] = True
+            self.save_state(state)
 
         # Scale down: remove surplus members (after moving the leader away from them).
         removed = [t for t, a in todo.items() if a == "remove"]
@@ -960,7 +974,8 @@ class LocalCluster(object):
             self._move_leader_away(state, removed, creds)
             for member in sorted(removed):
                 self.stop_member(member, state=state)
-                shutil.rmtree(os.path.join(self.state_dir, member), ignore_errors=True)
+                if member.startswith(self.name + "-") and member[len(self.name) + 1:].isdigit():
+                    shutil.rmtree(os.path.join(self.state_dir, member), ignore_errors=True)
                 state["members"].pop(member, None)
                 self.save_state(state)
 
@@ -1104,10 +1119,13 @@ class LocalCluster(object):
 
     # --- teardown -----------------------------------------------------------------------------
     def plan_absent(self):
+        """What ``absent`` would stop and remove. Refuses a directory we did not create."""
+        self._refuse_foreign()
         state = self.load_state()
         if state is None:
-            return {"state": None, "actions": ([{"action": "remove", "target": self.state_dir}]
-                                               if os.path.isdir(self.state_dir) else [])}
+            # Ours (marker) but no state file: a present that stopped before writing it.
+            mine = self.ownership() == "ours"
+            return {"state": None, "actions": [{"action": "remove", "target": self.state_dir}] if mine else []}
         actions = [{"action": "stop", "target": m} for m in sorted(state.get("members") or {})]
         actions.append({"action": "stop", "target": "etcd"})
         actions.append({"action": "remove", "target": self.state_dir})
@@ -1143,8 +1161,7 @@ class LocalCluster(object):
                                         self.state_dir, ", ".join(str(p) for p in leftover)),
                                     cluster=self.name, pids=leftover, stopped=stopped)
         sock = (state or {}).get("socket_dir")
-        if os.path.isdir(self.state_dir):
-            shutil.rmtree(self.state_dir)
-        if sock and sock.startswith("/tmp/.pgfleet-") and os.path.isdir(sock):
-            shutil.rmtree(sock, ignore_errors=True)
+        lay.remove_ours(self.state_dir, self.name, self.uids)
+        if sock and sock.startswith(lay.SOCKET_PREFIX):
+            lay.remove_ours(sock, self.name, self.uids)
         return {"changed": bool(plan["actions"]), "actions": plan["actions"], "stopped": stopped}

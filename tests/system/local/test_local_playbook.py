@@ -4,8 +4,10 @@ One real cluster (etcd + 2 Patroni members) for the whole module. Teardown must 
 process and no data behind, and no password may ever appear in the playbook output.
 """
 
+import base64
 import json
 import os
+import pwd
 
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
@@ -81,6 +83,69 @@ def test_state_file_is_private_and_holds_the_credentials(present, state_dir):
         assert "patroni" in lc._cmdline(info["pid"])
 
 
+def etcd_port(state_dir):
+    with open(os.path.join(state_dir, "state.json")) as fh:
+        return json.load(fh)["etcd"]["client_port"]
+
+
+def gateway(port, path, body, token=None):
+    """A raw call to etcd's JSON gateway, as any local user could make it."""
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=json.dumps(body).encode(),
+                                 headers=dict({"Content-Type": "application/json"},
+                                              **({"Authorization": token} if token else {})))
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_etcd_refuses_an_unauthenticated_client(present, state_dir):
+    port = etcd_port(state_dir)
+    key = base64.b64encode(b"/pgfleet/acid-minimal-cluster/config").decode()
+    value = base64.b64encode(b'{"standby_cluster": {"restore_command": "touch /tmp/pwned"}}').decode()
+    status, answer = gateway(port, "/v3/kv/put", {"key": key, "value": value})
+    assert status != 200, answer
+    assert "user name is empty" in answer.get("message", "") or "permission denied" in answer.get("message", "")
+    status, answer = gateway(port, "/v3/kv/range", {"key": key})
+    assert status != 200, answer
+    # a wrong password gets no token; etcd's own admin calls are closed too
+    status, answer = gateway(port, "/v3/auth/authenticate", {"name": "patroni", "password": "guess"})
+    assert status != 200 and "token" not in answer
+    status, answer = gateway(port, "/v3/auth/disable", {})
+    assert status != 200, answer
+
+
+def test_patroni_uses_its_own_etcd_user_limited_to_its_prefix(present, state_dir):
+    with open(os.path.join(state_dir, "state.json")) as fh:
+        state = json.load(fh)
+    port = state["etcd"]["client_port"]
+    patroni = state["credentials"]["etcd"]["patroni"]
+    status, answer = gateway(port, "/v3/auth/authenticate", {"name": patroni["username"], "password": patroni["password"]})
+    assert status == 200, answer
+    token = answer["token"]
+    prefix = base64.b64encode(b"/pgfleet/acid-minimal-cluster/").decode()
+    end = base64.b64encode(b"/pgfleet/acid-minimal-cluster0").decode()
+    status, answer = gateway(port, "/v3/kv/range", {"key": prefix, "range_end": end, "keys_only": True}, token)
+    assert status == 200, answer
+    keys = set(base64.b64decode(kv["key"]).decode() for kv in answer.get("kvs") or [])
+    assert "/pgfleet/acid-minimal-cluster/leader" in keys
+    status, answer = gateway(port, "/v3/kv/put", {"key": base64.b64encode(b"/elsewhere").decode(), "value": ""}, token)
+    assert status != 200 and "permission denied" in answer.get("message", "")
+    # the members' configs hold that password: private to the service user, like the state file
+    for member, info in state["members"].items():
+        st = os.stat(info["config"])
+        assert st.st_mode & 0o777 == 0o600, member
+        assert st.st_uid == pwd.getpwnam(state["os_user"]).pw_uid
+    assert os.stat(os.path.join(state_dir, "state.json")).st_uid == pwd.getpwnam(state["os_user"]).pw_uid
+    argv = lc._argv(state["etcd"]["pid"])
+    for flag in ("--listen-client-urls", "--listen-peer-urls"):
+        assert argv[argv.index(flag) + 1].startswith("http://127.0.0.1:")
+
+
 def test_manifest_users_and_databases_exist(present, state_dir):
     import psycopg
 
@@ -110,7 +175,8 @@ def test_status_prints_the_table_and_no_password(present, state_dir):
     assert len(table_rows(out)) == 2
     with open(os.path.join(state_dir, "state.json")) as fh:
         creds = json.load(fh)["credentials"]
-    secrets = [creds["superuser"]["password"], creds["replication"]["password"], creds["restapi"]["password"]]
+    secrets = [creds["superuser"]["password"], creds["replication"]["password"], creds["restapi"]["password"],
+               creds["etcd"]["root"]["password"], creds["etcd"]["patroni"]["password"]]
     secrets += [s["password"] for s in creds["secrets"].values()]
     for text in (present, out):
         for secret in secrets:

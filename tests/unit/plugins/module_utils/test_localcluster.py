@@ -83,8 +83,15 @@ def test_one_config_per_member(built):
     cfg = rendered["members"]["acid-unit-1"]
     assert cfg["scope"] == "acid-unit"
     assert cfg["name"] == "acid-unit-1"
-    assert cfg["etcd3"] == {"hosts": ["127.0.0.1:40001"]}
+    # etcd authenticates: Patroni logs in as the patroni user, never as etcd's root
+    patroni_user = built["creds"]["etcd"]["patroni"]
+    assert cfg["etcd3"] == {"hosts": ["127.0.0.1:40001"], "username": "patroni",
+                            "password": patroni_user["password"]}
+    assert built["creds"]["etcd"]["root"]["password"] != patroni_user["password"]
     assert "etcd" not in cfg  # the v2 API is off in Debian's etcd 3.4
+    argv = rendered["etcd"]
+    for flag in ("--listen-client-urls", "--listen-peer-urls"):
+        assert argv[argv.index(flag) + 1].startswith("http://127.0.0.1:")  # loopback only
     assert cfg["restapi"]["listen"] == cfg["restapi"]["connect_address"] == "127.0.0.1:42001"
     assert cfg["postgresql"]["listen"] == cfg["postgresql"]["connect_address"] == "127.0.0.1:41001"
     assert cfg["postgresql"]["data_dir"] == "/srv/pgf/acid-unit/acid-unit-1/data"
