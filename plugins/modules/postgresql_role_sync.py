@@ -172,6 +172,18 @@ options:
         type: dict
         default: {}
         version_added: 0.2.0
+      secret_objects:
+        description:
+          - The live credential Secret objects (base64 C(data)), matched to the roles through O(roles[].secret);
+            an alternative to O(rotation.secrets) for the Kubernetes reconcile. Never logged.
+        type: list
+        elements: dict
+        default: []
+        version_added: 0.2.0
+      namespace:
+        description: Namespace of a role's secret when its O(roles[].secret) names none.
+        type: str
+        version_added: 0.2.0
       now:
         description: The time to plan for (RFC 3339); defaults to the current time. Tests set it.
         type: str
@@ -247,6 +259,14 @@ secrets:
   returned: when rotation is given
   type: dict
   sample: {}
+secret_objects:
+  description:
+    - With O(rotation) only. The changed secrets as partial v1 Secret objects (C(username), C(password),
+      C(nextRotation), C(rotatedAt)) for a server-side apply under a field manager of their own. Holds passwords.
+  returned: when rotation is given
+  type: list
+  elements: dict
+  sample: []
 rotation:
   description: With O(rotation) only. C(events) (one line per rotation, no passwords) and C(dropped) rotation users.
   returned: when rotation is given
@@ -288,6 +308,8 @@ ROTATION_SPEC = dict(
     spec=dict(type="dict", default={}),
     annotations=dict(type="dict", default={}),
     secrets=dict(type="dict", default={}, no_log=True),
+    secret_objects=dict(type="list", elements="dict", default=[], no_log=True),
+    namespace=dict(type="str"),
     now=dict(type="str"),
 )
 
@@ -305,14 +327,16 @@ def argument_spec():
     return spec
 
 
-def rotation_input(options):
+def rotation_input(options, roles):
     """The ``rotation`` argument of ``sync_roles`` from the module option (None when not given)."""
     if not options:
         return None
     policy = rotation.policy_from(options["config"], options["spec"], options["annotations"])
     now = options.get("now") or rotation.format_time(datetime.datetime.now(rotation.UTC))
     secrets = {}
-    for name, content in (options.get("secrets") or {}).items():
+    found = rotation.secrets_from_objects(roles, options.get("secret_objects"), options.get("namespace"))
+    found.update(options.get("secrets") or {})
+    for name, content in found.items():
         if isinstance(content, dict):
             secrets[name] = dict((k, v) for k, v in content.items() if isinstance(v, str))
     return {"policy": policy, "secrets": secrets, "now": rotation.as_utc(now)}
@@ -323,8 +347,12 @@ def main():
     for role in module.params["roles"]:
         if role.get("password"):
             module.no_log_values.add(role["password"])
-    for content in ((module.params["rotation"] or {}).get("secrets") or {}).values():
-        if isinstance(content, dict) and isinstance(content.get("password"), str) and content["password"]:
+    try:
+        rotating = rotation_input(module.params["rotation"], module.params["roles"])
+    except PgfleetError as err:
+        module.fail_json(**err.to_result())
+    for content in ((rotating or {}).get("secrets") or {}).values():
+        if content.get("password"):
             module.no_log_values.add(content["password"])
     try:
         result = sync_roles(
@@ -335,12 +363,19 @@ def main():
             drop_removed=module.params["drop_removed"],
             removed=module.params["removed_roles"],
             reassign_to=module.params["reassign_owned_to"],
-            rotation=rotation_input(module.params["rotation"]),
+            rotation=rotating,
         )
     except PgfleetError as err:
         module.fail_json(**err.to_result())
     for warning in result.pop("warnings"):
         module.warn(warning)
+    if rotating is not None:
+        refs = dict((r["name"], r.get("secret") or {}) for r in module.params["roles"])
+        namespace = module.params["rotation"].get("namespace")
+        result["secret_objects"] = [
+            rotation.secret_patch({"name": refs[name]["name"], "namespace": refs[name].get("namespace") or namespace},
+                                  content)
+            for name, content in sorted(result["secrets"].items()) if refs.get(name, {}).get("name")]
     module.exit_json(**result)
 
 

@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import datetime
 import re
 
@@ -258,8 +259,6 @@ def plan_rotation(roles, secrets, live_names, policy, now, password_factory=gene
                 # rotation switched off after a rotation by new user: back to the role's own name
                 out.update(username=name, password=password_factory(), nextRotation=None, rotatedAt=format_time(now))
                 plan.events.append("%s: rotation off (%s); the secret holds the role's own name again" % (name, reason))
-            elif out["nextRotation"]:
-                out["nextRotation"] = None
         else:
             next_at = parse_time(out["nextRotation"])
             if next_at is None or next_at > due:
@@ -313,3 +312,50 @@ def plan_rotation(roles, secrets, live_names, policy, now, password_factory=gene
 def secret_view(content):
     """A secret content without its password (for reports)."""
     return {k: v for k, v in content.items() if k != "password"}
+
+
+# --- Kubernetes secrets -------------------------------------------------------------------------
+
+#: Keys of a credential secret the rotation reads and writes.
+SECRET_KEYS = ("username", "password", "nextRotation", "rotatedAt")
+
+
+def secrets_from_objects(roles, objects, namespace=None):
+    """``{role: content}`` from live v1 Secret objects, matched through each role's ``secret``
+    reference (``{name, namespace}``). Values that are not valid UTF-8 base64 are left out."""
+    index = {}
+    for obj in objects or []:
+        if not isinstance(obj, dict):
+            continue
+        meta = obj.get("metadata") or {}
+        content = {}
+        for key, value in (obj.get("data") or {}).items():
+            if key in SECRET_KEYS and isinstance(value, str):
+                try:
+                    content[key] = base64.b64decode(value, validate=True).decode("utf-8")
+                except (ValueError, UnicodeDecodeError):
+                    continue
+        for key, value in (obj.get("stringData") or {}).items():
+            if key in SECRET_KEYS and isinstance(value, str):
+                content[key] = value
+        index[(meta.get("namespace") or namespace, meta.get("name"))] = content
+    out = {}
+    for role in roles or []:
+        ref = role.get("secret") or {}
+        found = index.get((ref.get("namespace") or namespace, ref.get("name")))
+        if found is not None:
+            out[role["name"]] = found
+    return out
+
+
+def secret_patch(ref, content):
+    """The part of a credential Secret the rotation owns, for a server-side apply under its own
+    field manager: ``username``, ``password`` and the two times (a time left out is removed)."""
+    data = {}
+    for key in SECRET_KEYS:
+        if content.get(key):
+            data[key] = base64.b64encode(content[key].encode("utf-8")).decode("ascii")
+    meta = {"name": ref["name"]}
+    if ref.get("namespace"):
+        meta["namespace"] = ref["namespace"]
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque", "data": data}

@@ -49,3 +49,21 @@ def test_doc_fragment_matches_the_common_spec():
         assert documented[name]["type"] == option["type"]
         assert documented[name].get("default") == option.get("default"), name
         assert documented[name].get("choices") == option.get("choices"), name
+
+
+def test_rotation_secrets_are_no_log_and_bad_policy_refused_before_connecting(run):
+    import base64
+
+    spec = mod.argument_spec()
+    assert spec["rotation"]["options"]["secrets"]["no_log"] is True
+    assert spec["rotation"]["options"]["secret_objects"]["no_log"] is True
+    live = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"},
+            "data": {"username": base64.b64encode(b"u").decode(), "password": base64.b64encode(b"from-secret-pw").decode()}}
+    out = run({"roles": [{"name": "u", "flags": ["LOGIN"], "secret": {"name": "s", "namespace": "default"}}],
+               "login_host": "127.0.0.1", "login_port": 1, "connect_timeout": 2,
+               "rotation": {"secret_objects": [live]}})
+    assert out.kind == "fail" and "cannot connect" in out.result["msg"]
+    assert "from-secret-pw" in out.result["no_log_values"]
+    out = run({"roles": [{"name": "u", "flags": ["LOGIN"]}], "login_port": 1,
+               "rotation": {"annotations": {"pgfleet.io/password-rotation": "sometimes"}}})
+    assert out.kind == "fail" and "metadata.annotations.pgfleet.io/password-rotation" in out.result["msg"]
