@@ -71,6 +71,14 @@ FORCED_PARAMETERS = ("listen_addresses", "port", "unix_socket_directories", "dat
 MAX_SOCKET_DIR = lay.MAX_SOCKET_DIR
 
 
+# The most members one local cluster may have, whatever the memory: each member is a Patroni
+# process, a PostgreSQL server and two loopback ports, and every replica streams from the leader.
+MAX_MEMBERS = 16
+# Memory one member needs besides shared_buffers: Patroni (~50 MB) and PostgreSQL's own processes.
+MEMBER_OVERHEAD_MB = 96
+DEFAULT_SHARED_BUFFERS_MB = 128
+
+
 class LocalClusterError(PgfleetError):
     """The local cluster could not be brought up, inspected or torn down (context: cluster, member)."""
 
@@ -93,19 +101,27 @@ def model_from_manifest(cr, operator_config=None, existing_secrets=None):
 
 
 def load_manifest_file(path):
-    """The first ``postgresql`` document of a YAML file (the only document is taken as is)."""
+    """The ``postgresql`` object of a YAML file, read through the collection's safe loader
+    (size cap, UTF-8, duplicate keys and alias expansion refused). Raises ``ManifestError``."""
     try:
-        import yaml
-    except ImportError:  # pragma: no cover
-        raise LocalClusterError("PyYAML is needed to read %s; install it or pass the manifest as a dict" % path) from None
+        from ansible_collections.pgfleet.postgres.plugins.module_utils.model.loader import load_file
+    except ImportError:  # pragma: no cover - the safe loader ships with the collection
+        load_file = None
+    if load_file is not None:
+        return load_file(path, what="manifest_file", kind="postgresql")
+    import yaml
     try:
-        with open(path) as fh:
-            docs = [d for d in yaml.safe_load_all(fh) if d]
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8")
+        docs = [d for d in yaml.safe_load_all(text) if d]
     except (IOError, OSError) as err:
         raise ManifestError("manifest_file", "cannot read %s (%s)" % (path, err.strerror or err),
                             "pass the path of a postgresql manifest") from None
+    except UnicodeDecodeError as err:
+        raise ManifestError("manifest_file", "%s is not UTF-8 text (byte %d)" % (path, err.start),
+                            "save the file as UTF-8") from None
     except yaml.YAMLError as err:
-        raise ManifestError("manifest_file", "%s is not valid YAML (%s)" % (path, err),
+        raise ManifestError("manifest_file", "%s is not valid YAML (%s)" % (path, str(err)[:200]),
                             "fix the YAML") from None
     found = [d for d in docs if isinstance(d, dict) and str(d.get("kind", "")).lower() == "postgresql"]
     if not found and len(docs) == 1 and isinstance(docs[0], dict):
@@ -244,6 +260,51 @@ def credentials_from_model(model, previous=None):
     return creds
 
 
+def _megabytes(value, default):
+    """shared_buffers as MB (``"512MB"``, ``"1GB"``, ``"16384"`` in 8 kB pages); ``default`` if unreadable."""
+    text = str(value if value is not None else "").strip()
+    units = (("TB", 1024 * 1024), ("GB", 1024), ("MB", 1), ("kB", 1.0 / 1024))
+    for unit, factor in units:
+        if text.endswith(unit) and text[:-len(unit)].strip().isdigit():
+            return int(text[:-len(unit)]) * factor
+    return int(text) * 8.0 / 1024 if text.isdigit() else default
+
+
+def member_limit(instances, parameters=None, mem_available_mb=None):
+    """Refuse more members than this machine can run, before anything is allocated.
+
+    ``mem_available_mb``: MemAvailable from /proc/meminfo (None: only the fixed bound applies).
+    Returns the limit; raises ``ManifestError`` naming it and why.
+    """
+    limit, why = MAX_MEMBERS, "the local target runs at most %d members per cluster" % MAX_MEMBERS
+    if mem_available_mb is not None:
+        per_member = MEMBER_OVERHEAD_MB + _megabytes((parameters or {}).get("shared_buffers"),
+                                                     DEFAULT_SHARED_BUFFERS_MB)
+        fit = max(1, int(mem_available_mb // per_member))
+        if fit < limit:
+            limit = fit
+            why = ("each member needs about %d MB (shared_buffers plus %d MB for Patroni and PostgreSQL's "
+                   "processes) and this machine has %d MB available" % (per_member, MEMBER_OVERHEAD_MB,
+                                                                        mem_available_mb))
+    if instances > limit:
+        shown = str(instances) if len(str(instances)) <= 12 else str(instances)[:12] + "..."
+        raise ManifestError("spec.numberOfInstances", "%s members asked; this machine can run at most %d (%s)"
+                            % (shown, limit, why), "lower numberOfInstances to %d or less" % limit)
+    return limit
+
+
+def mem_available_mb():
+    """MemAvailable of this machine in MB, or None when /proc/meminfo does not say."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) // 1024
+    except (IOError, OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def member_names(cluster, count):
     return ["%s-%d" % (cluster, i) for i in range(count)]
 
@@ -266,6 +327,14 @@ def render_cluster(model, spilo_conf, layout, credentials, facts=None):
     if pg_version and pg_version != LOCAL_PG_VERSION:
         warnings.append("spec.postgresql.version: %s requested; the local target runs PostgreSQL %s"
                         % (pg_version, LOCAL_PG_VERSION))
+
+    log_statement = str((spilo_pg.get("parameters") or {}).get("log_statement")
+                        or ((bootstrap.get("dcs") or {}).get("postgresql") or {}).get("parameters", {}).get(
+                            "log_statement") or "").strip().lower()
+    if log_statement in ("all", "ddl", "mod"):
+        warnings.append("spec.postgresql.parameters.log_statement: %s writes every role statement of the role sync "
+                        "to the server log, SCRAM password verifiers included (ALTER ROLE ... PASSWORD); keep the "
+                        "logs private or use log_statement: none" % log_statement)
 
     local_params, w = filter_parameters(spilo_pg.get("parameters"), "spec.postgresql.parameters",
                                         facts.get("gucs"), facts.get("libraries"))
@@ -490,7 +559,7 @@ def sync_sql(model, credentials, pg_port, check_mode=False):
 def host_facts(pg_bin_dir=DEFAULT_PG_BIN_DIR, etcd_bin=DEFAULT_ETCD):
     """What this machine offers: installed locales, parameters PostgreSQL knows, libraries."""
     facts = {"pg_bin_dir": pg_bin_dir, "etcd_bin": etcd_bin, "locales": None, "gucs": None,
-             "libraries": None}
+             "libraries": None, "mem_available_mb": mem_available_mb()}
     try:
         out = subprocess.run(["locale", "-a"], capture_output=True, text=True, timeout=10, check=False)
         if out.returncode == 0:
@@ -889,9 +958,12 @@ class LocalCluster(object):
         if instances < 1:
             raise ManifestError("spec.numberOfInstances", "is %s" % instances,
                                 "the local target needs at least 1 instance")
+        params = ((model.get("spec") or {}).get("postgresql") or {}).get("parameters") or {}
+        member_limit(instances, params)  # the fixed bound first: cheap, before any fact is read
         self._refuse_foreign()
         state = self.load_state()
         facts = facts if facts is not None else host_facts(self.pg_bin_dir, self.etcd_bin)
+        member_limit(instances, params, facts.get("mem_available_mb"))
         creds = credentials_from_model(model, (state or {}).get("credentials"))
         layout = self.layout(state, instances)
         rendered = render_cluster(model, spilo_conf, layout, creds, facts)
@@ -920,8 +992,40 @@ class LocalCluster(object):
                 "model": {"name": model["name"], "instances": instances,
                           "pg_version": str(model.get("pg_version") or "")}}
 
+    def absent_command(self):
+        """The command that stops and removes this cluster (said when something fails)."""
+        extra = ""
+        if self.state_dir != os.path.join(os.path.realpath(self.home), self.name):
+            extra = " -e state_dir=%s" % self.state_dir
+        return "ansible-playbook playbooks/local.yml -e name=%s -e state=absent%s" % (self.name, extra)
+
     def apply(self, plan, timeout=120.0, wait=True):
-        """Carry out ``plan`` (from ``plan_present``) and wait until 1 leader + N-1 streaming."""
+        """Carry out ``plan`` (from ``plan_present``) and wait until 1 leader + N-1 streaming.
+
+        When it fails on a cluster this run created, everything it started is stopped (the logs
+        stay in the state dir); on a cluster that existed, nothing is stopped and the error says
+        how to remove it.
+        """
+        new = plan["state"] is None
+        try:
+            return self._apply(plan, timeout, wait)
+        except (LocalClusterError, OSError) as err:
+            msg = getattr(err, "msg", None) or str(err)
+            context = dict(getattr(err, "context", None) or {})
+            context.pop("cluster", None)
+            if new and self.ownership() == "ours":
+                stopped = self.stop_all(self.load_state() or {}, timeout=30)
+                msg += ("; this run created the cluster, so what it started was stopped (%s); the logs stay in %s. "
+                        "Fix the cause and run present again, or remove everything with: %s"
+                        % (", ".join("%s %s" % kv for kv in sorted(stopped.items())) or "nothing had started",
+                           self.state_dir, self.absent_command()))
+                context["stopped"] = stopped
+            else:
+                msg += ("; the cluster existed before this run and was left running as it is. To stop and remove "
+                        "it: %s" % self.absent_command())
+            raise LocalClusterError(msg, cluster=self.name, **context) from None
+
+    def _apply(self, plan, timeout, wait):
         layout, creds, rendered = plan["layout"], plan["credentials"], plan["rendered"]
         state = plan["state"] or {"format": STATE_FORMAT, "name": self.name, "state_dir": self.state_dir,
                                   "etcd": {}, "members": {}}
@@ -1135,6 +1239,21 @@ class LocalCluster(object):
         """Stop exactly what was started (members, detached postmasters, etcd), then remove the data."""
         plan = plan or self.plan_absent()
         state = plan["state"]
+        stopped = self.stop_all(state, timeout) if state else {}
+        leftover = processes_using(self.state_dir, self.user.pw_uid)
+        if leftover:
+            raise LocalClusterError("processes still use %s after the stop (PIDs %s); the data was kept. Stop "
+                                    "them, then run state=absent again" % (
+                                        self.state_dir, ", ".join(str(p) for p in leftover)),
+                                    cluster=self.name, pids=leftover, stopped=stopped)
+        sock = (state or {}).get("socket_dir")
+        lay.remove_ours(self.state_dir, self.name, self.uids)
+        if sock and sock.startswith(lay.SOCKET_PREFIX):
+            lay.remove_ours(sock, self.name, self.uids)
+        return {"changed": bool(plan["actions"]), "actions": plan["actions"], "stopped": stopped}
+
+    def stop_all(self, state, timeout=30.0):
+        """Stop every member (and its detached postmaster), then etcd, by PID; ``{process: outcome}``."""
         stopped = {}
         if state:
             members = state.get("members") or {}
@@ -1154,14 +1273,4 @@ class LocalCluster(object):
                 stopped[member] = outcome
             etcd = state.get("etcd") or {}
             stopped["etcd"] = stop_pid(etcd.get("pid"), os.path.join(self.state_dir, "etcd"), timeout=timeout)
-        leftover = processes_using(self.state_dir, self.user.pw_uid)
-        if leftover:
-            raise LocalClusterError("processes still use %s after the stop (PIDs %s); the data was kept. Stop "
-                                    "them, then run state=absent again" % (
-                                        self.state_dir, ", ".join(str(p) for p in leftover)),
-                                    cluster=self.name, pids=leftover, stopped=stopped)
-        sock = (state or {}).get("socket_dir")
-        lay.remove_ours(self.state_dir, self.name, self.uids)
-        if sock and sock.startswith(lay.SOCKET_PREFIX):
-            lay.remove_ours(sock, self.name, self.uids)
-        return {"changed": bool(plan["actions"]), "actions": plan["actions"], "stopped": stopped}
+        return stopped

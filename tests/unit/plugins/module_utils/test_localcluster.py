@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import copy
 import json
+import os
 
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError
@@ -297,9 +298,58 @@ def test_load_manifest_file_errors(tmp_path):
     bad.write_text("kind: ConfigMap\ndata: {}\n---\nkind: Secret\n")
     with pytest.raises(ManifestError) as err:
         lc.load_manifest_file(str(bad))
-    assert "no postgresql object" in err.value.msg
+    assert "none is of kind postgresql" in err.value.msg  # the collection's safe loader says it so
     with pytest.raises(ManifestError):
         lc.load_manifest_file(str(tmp_path / "missing.yaml"))
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"kind: postgresql\nmetadata: {name: acid-\xff\xfe}\n", "UTF-8"),
+    (b"kind: postgresql\nspec: {numberOfInstances: 1}\nspec: {numberOfInstances: 7}\n", "spec"),
+    (b"- a\n- b\n", "not a mapping"),
+    (b"", "empty"),
+])
+def test_a_bad_manifest_file_is_a_clear_error_not_a_crash(tmp_path, content, words):
+    if words == "spec" and not os.path.exists(os.path.join(os.path.dirname(lc.__file__), "..", "model", "loader.py")):
+        pytest.skip("the collection's safe loader (model/loader.py) refuses duplicate keys; not in this tree")
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(content)
+    with pytest.raises(ManifestError) as err:
+        lc.load_manifest_file(str(bad))
+    assert err.value.msg.startswith("manifest_file: ")
+    assert words in err.value.msg
+
+
+def test_more_members_than_the_machine_can_run_are_refused_before_anything():
+    with pytest.raises(ManifestError) as err:
+        lc.member_limit(1000000000)
+    assert "at most %d" % lc.MAX_MEMBERS in err.value.msg and "spec.numberOfInstances" in err.value.msg
+    with pytest.raises(ManifestError) as err:
+        lc.member_limit(10 ** 19)
+    assert len(err.value.msg) < 400  # a 20-digit number is cut, not echoed whole
+    # memory: 2 GB shared_buffers each on a machine with 4 GB available fits 1 member
+    with pytest.raises(ManifestError) as err:
+        lc.member_limit(3, {"shared_buffers": "2GB"}, mem_available_mb=4096)
+    assert "at most 1" in err.value.msg and "4096 MB available" in err.value.msg
+    assert lc.member_limit(3, {"shared_buffers": "128MB"}, mem_available_mb=4096) == lc.MAX_MEMBERS
+    assert lc.member_limit(2, {"shared_buffers": "16384"}, mem_available_mb=1000) == 4  # 8 kB pages
+
+
+def test_plan_refuses_a_huge_cluster_without_allocating(tmp_path):
+    model, conf = lc.model_from_manifest(dict(copy.deepcopy(MANIFEST), spec=dict(MANIFEST["spec"], numberOfInstances=2)))
+    model["instances"] = 1000000000
+    cluster = lc.LocalCluster(model["name"], state_root=str(tmp_path))
+    with pytest.raises(ManifestError):
+        cluster.plan_present(model, conf, facts=FACTS)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_log_statement_all_warns_that_verifiers_reach_the_log():
+    manifest = copy.deepcopy(MANIFEST)
+    manifest["spec"]["postgresql"].setdefault("parameters", {})["log_statement"] = "all"
+    model, conf = lc.model_from_manifest(manifest)
+    rendered = lc.render_cluster(model, conf, LAYOUT, lc.credentials_from_model(model), FACTS)
+    assert any("log_statement" in w and "SCRAM" in w for w in rendered["warnings"])
 
 
 def test_unreachable_ancestor(tmp_path):
