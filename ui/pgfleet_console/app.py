@@ -124,7 +124,7 @@ def create_app(console):
                                                    "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["X-Frame-Options"] = "DENY"
-        resp.headers["Referrer-Policy"] = "no-referrer"
+        resp.headers["Referrer-Policy"] = "same-origin"  # "no-referrer" makes browsers send Origin: null
         resp.headers["Cache-Control"] = "no-store"
         return resp
 
