@@ -3,7 +3,7 @@ directory, once per test module, by a real ``ansible-playbook playbooks/render.y
 """
 
 import pytest
-from render_helpers import Rendered, read_objects, run_render
+from render_helpers import Rendered, cluster_dir, read_objects, run_render
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def render_case(tmp_path_factory):
             objects_first = read_objects(out)
             second = run_render(case["manifest"], out, case.get("config"), case.get("pod_env"))
             assert second.returncode == 0, second.stdout + second.stderr
-            cache[case["id"]] = Rendered(case, out, first, second, objects_first, read_objects(out))
+            cache[case["id"]] = Rendered(case, cluster_dir(out), first, second, objects_first, read_objects(out))
         return cache[case["id"]]
 
     return render

@@ -25,10 +25,17 @@ def run_render(manifest, output_dir, config=None, pod_env=None, extra=()):
     return run_playbook(*(args + list(extra)))
 
 
+def cluster_dir(output_dir):
+    """The one cluster subdirectory ``<output_dir>/<namespace>/<name>`` that render.yml wrote."""
+    found = sorted(glob.glob(os.path.join(output_dir, "*", "*", ".pgfleet-render.json")))
+    assert len(found) == 1, "expected one cluster directory in %s, found %s" % (output_dir, found)
+    return os.path.dirname(found[0])
+
+
 def read_objects(output_dir):
-    """The written objects, in file (= apply) order, as ``[(file name, object)]``."""
+    """The written objects of the one cluster in ``output_dir``, in file (= apply) order, as ``[(file name, object)]``."""
     result = []
-    for path in sorted(glob.glob(os.path.join(output_dir, "*.yaml"))):
+    for path in sorted(glob.glob(os.path.join(cluster_dir(output_dir), "*.yaml"))):
         with open(path) as handle:
             result.append((os.path.basename(path), yaml.safe_load(handle)))
     return result

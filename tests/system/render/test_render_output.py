@@ -1,0 +1,52 @@
+"""render.yml never deletes or overwrites a file it did not write (issue: rendering a second manifest
+into the first one's directory destroyed its Secret files and a user's own file)."""
+
+import os
+
+from render_helpers import REFERENCE, run_render
+
+MINIMAL = os.path.join(REFERENCE, "minimal-postgres-manifest.yaml")
+
+
+def _files(directory):
+    return sorted(n for n in os.listdir(directory) if n.endswith(".yaml"))
+
+
+def test_second_manifest_keeps_the_first_ones_files_and_a_users_file(tmp_path):
+    out = tmp_path / "out"
+    first = run_render(MINIMAL, str(out))
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    first_dir = out / "default" / "acid-minimal-cluster"
+    first_files = _files(str(first_dir))
+    secrets = [n for n in first_files if "-secret-" in n]
+    assert secrets, first_files
+    before = dict((n, (first_dir / n).read_text()) for n in first_files)
+    (out / "my-notes.yaml").write_text("mine: true\n")
+    (first_dir / "99-user-own.yaml").write_text("also: mine\n")
+
+    other = tmp_path / "other.yaml"
+    other.write_text(open(MINIMAL).read().replace("acid-minimal-cluster", "acid-other-cluster"))
+    second = run_render(str(other), str(out))
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+
+    assert (out / "my-notes.yaml").read_text() == "mine: true\n"
+    assert (first_dir / "99-user-own.yaml").read_text() == "also: mine\n"
+    assert dict((n, (first_dir / n).read_text()) for n in _files(str(first_dir)) if n != "99-user-own.yaml") == before
+    assert any("-secret-" in n for n in _files(str(out / "default" / "acid-other-cluster")))
+
+
+def test_a_foreign_file_in_the_way_is_refused_before_anything_is_written(tmp_path):
+    out = tmp_path / "out"
+    first = run_render(MINIMAL, str(out))
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    cdir = out / "default" / "acid-minimal-cluster"
+    names = _files(str(cdir))
+    # someone else's file where our StatefulSet goes, and our marker forgets it
+    target = [n for n in names if "-statefulset-" in n][0]
+    (cdir / ".pgfleet-render.json").write_text((cdir / ".pgfleet-render.json").read_text().replace('"%s"' % target, '"x%s"' % target))
+    (cdir / target).write_text("not: ours\n")
+    again = run_render(MINIMAL, str(out))
+    output = " ".join((again.stdout + again.stderr).split())
+    assert again.returncode != 0
+    assert "refusing to overwrite" in output and target in output, output[-3000:]
+    assert (cdir / target).read_text() == "not: ours\n"
