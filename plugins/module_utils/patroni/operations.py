@@ -133,9 +133,10 @@ class Switchover(Operation):
         if state.scheduled_switchover:
             self.warnings.append("the switchover scheduled for %s was replaced by this immediate one"
                                  % state.scheduled_switchover.get("at"))
-        return self._switch(state, before, chosen.name, planned, wait_streaming, timeout, result)
+        return self._switch(state, before, chosen.name, planned, wait_streaming, timeout, result,
+                            named=candidate is not None)
 
-    def _switch(self, state, before, candidate, planned, wait_streaming, timeout, result):
+    def _switch(self, state, before, candidate, planned, wait_streaming, timeout, result, named=False):
         started = self.client.monotonic()
         try:
             resp = self.client.switchover(before, candidate, timeout=self.post_timeout(state))
@@ -155,9 +156,27 @@ class Switchover(Operation):
                 leader=after.leader, actions=self.actions)
         answer = resp.answer if resp is not None else None
         new = candidate
-        if isinstance(answer, str) and "instead of" in answer:
+        if resp is None:
+            new = self._leader_after(before, timeout) or candidate
+        elif isinstance(answer, str) and "instead of" in answer:
             m = re.search(r'over to "([^"]+)"', answer)
             new = m.group(1) if m else candidate
+        if new == before:
+            self.action(**dict(planned, status="failed", answer=answer))
+            raise PatroniError("switchover from %s to %s failed: %s is still the leader" % (before, candidate, before),
+                               cluster=state.scope, member=candidate, leader=before, answer=answer)
+        if new != candidate:
+            if named:
+                # The caller asked for this member; another one leading is not what was asked for.
+                try:
+                    self.client.wait_member(new, _is_primary, timeout, what="the running primary")
+                except PatroniError:
+                    pass  # the leader key says who leads; its Postgres may still be promoting
+                self.action(**dict(planned, to=new, status="failed", answer=answer))
+                raise PatroniError(
+                    "switchover to %s failed: Patroni promoted %s instead (%s did not take over); %s is the leader now"
+                    % (candidate, new, candidate, new), cluster=state.scope, member=candidate, candidate=candidate,
+                    leader=new, leader_before=before, answer=answer)
             self.warnings.append("Patroni switched over to %s instead of %s" % (new, candidate))
         status = self.client.wait_member(new, _is_primary, timeout, what="the running primary")
         confirmed = self.client.monotonic() - started
@@ -170,6 +189,15 @@ class Switchover(Operation):
         self.action(**entry)
         result.update(changed=True, leader=new, candidate=new, answer=answer, timeline=timeline)
         return result
+
+    def _leader_after(self, before, timeout):
+        """After an unanswered POST /switchover: the first leader other than ``before`` (or whoever leads at the end)."""
+        deadline = self.client.monotonic() + timeout
+        while True:
+            leader = self.client.read_state(with_config=False).leader
+            if (leader is not None and leader != before) or self.client.monotonic() >= deadline:
+                return leader
+            self.client.sleep(0.5)
 
     def _schedule(self, state, candidate, scheduled_at, now_dt, result):
         try:

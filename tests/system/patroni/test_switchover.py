@@ -358,3 +358,49 @@ def test_failover_promotes_a_member_of_a_leaderless_cluster(local_cluster):
         local_cluster.start_member(leader)
     local_cluster.wait_healthy(180)
     assert local_cluster.leader == target
+
+
+def wait_for_log(path, offset, text, timeout=90):
+    """Poll a log file from ``offset`` until ``text`` appears in it."""
+    def seen():
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return text.encode() in f.read()
+    return wait_for(seen, timeout=timeout, interval=0.01, what="%r in %s" % (text, path))
+
+
+def test_named_candidate_frozen_after_the_request_is_a_failure_naming_the_leader(local_cluster):
+    """SIGSTOP the named candidate's Patroni as soon as the leader starts demoting itself: Patroni
+    promotes another member, and the module fails saying so and who leads now (it used to report
+    ok/changed with only a warning). The freeze is driven by the leader's own log line, not by time;
+    if the candidate still won the race, the attempt is repeated."""
+    for _attempt in range(3):
+        local_cluster.wait_healthy(120)
+        leader = local_cluster.leader
+        candidate, other = sorted(m for m in local_cluster.members if m != leader)
+        pid = local_cluster.cluster.load_state()["members"][candidate]["pid"]
+        log = local_cluster.patroni_log(leader)
+        offset = os.path.getsize(log)
+        handle = start_module("patroni_switchover", dict(api_args(local_cluster, other), candidate=candidate,
+                                                         timeout=120))
+        frozen = False
+        try:
+            wait_for_log(log, offset, "switchover: demoting myself")
+            os.kill(pid, signal.SIGSTOP)
+            frozen = True
+            result = finish_module(handle)
+        finally:
+            if frozen:
+                os.kill(pid, signal.SIGCONT)
+        local_cluster.wait_healthy(120)
+        now = local_cluster.leader
+        if now == candidate:
+            continue  # the candidate took the leader key before it was frozen: try again
+        assert result.get("failed") is True, result
+        assert result["msg"] == ("switchover to %s failed: Patroni promoted %s instead (%s did not take over); "
+                                 "%s is the leader now" % (candidate, now, candidate, now)), result
+        assert result["leader"] == now and result["candidate"] == candidate
+        assert [(a["action"], a["from"], a["to"], a["status"]) for a in result["actions"]] == [
+            ("switchover", leader, now, "failed")]
+        return
+    pytest.fail("the candidate took over before it could be frozen, three times in a row")

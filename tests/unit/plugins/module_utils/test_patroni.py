@@ -879,3 +879,47 @@ def test_rejected_sentence_is_never_a_template():
     err = dynconfig.ManifestError("config.postgresql.parameters.x", "%r is odd" % "{{ lookup('pipe','id') }}")
     text = operations._rejected_sentence([err])
     assert "{{" not in text and "}}" not in text
+
+
+def _promote_after_post(fake, new_leader, old_leader="m1"):
+    """After the POST /switchover, ``new_leader`` answers as the primary and ``old_leader`` as a replica."""
+    real = fake.__call__
+
+    def opener(url, method="GET", data=None, **kwargs):
+        answer = real(url, method=method, data=data, **kwargs)
+        if method == "POST" and url.endswith("/switchover"):
+            primary = fake.statuses[old_leader]
+            fake.statuses[old_leader] = fake.statuses[new_leader]
+            fake.statuses[new_leader] = primary
+        return answer
+    return opener
+
+
+def test_named_candidate_replaced_by_another_member_is_a_failure_naming_the_leader():
+    fake = healthy_fake()
+    fake.posts[("POST", "/switchover")] = (200, 'Switched over to "m2" instead of "m3"')
+    c = client.PatroniClient(fake.base_of("m2"), username="admin", password="secret",
+                             opener=_promote_after_post(fake, "m2"), sleep=lambda s: None)
+    op = operations.Switchover(c)
+    with pytest.raises(PatroniError) as err:
+        op.run(candidate="m3", wait_streaming=False, timeout=1)
+    assert err.value.msg == ("switchover to m3 failed: Patroni promoted m2 instead (m3 did not take over); "
+                             "m2 is the leader now")
+    assert err.value.context["leader"] == "m2" and err.value.context["candidate"] == "m3"
+    assert [(a["action"], a["to"], a["status"]) for a in op.actions] == [("switchover", "m2", "failed")]
+
+
+def test_chosen_candidate_replaced_by_another_member_is_a_warning():
+    """Without a named candidate any healthy member will do: Patroni's choice is reported, not refused."""
+    fake = healthy_fake()
+    c = client.PatroniClient(fake.base_of("m2"), username="admin", password="secret",
+                             opener=_promote_after_post(fake, "m3"), sleep=lambda s: None)
+    op = operations.Switchover(c)
+    state = c.read_state()
+    chosen = pstate.choose_candidate(state).name
+    other = "m3" if chosen == "m2" else "m2"
+    c._open = _promote_after_post(fake, other)
+    fake.posts[("POST", "/switchover")] = (200, 'Switched over to "%s" instead of "%s"' % (other, chosen))
+    result = op.run(wait_streaming=False, timeout=1)
+    assert result["leader"] == other and result["changed"] is True
+    assert op.warnings == ["Patroni switched over to %s instead of %s" % (other, chosen)]
