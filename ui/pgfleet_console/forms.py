@@ -238,9 +238,9 @@ def manifest_from_form(form, base=None):
         try:
             if kind == "checkbox":
                 raw = form.get(key)
-                if raw not in (None, "", "on", "true"):
+                if raw not in (None, "", False, True, "on", "true"):
                     raise InputProblem(key, "must be on or off")
-                if raw in ("on", "true"):
+                if raw in ("on", "true", True):
                     _set(cr, key, True)
                 else:
                     _drop(cr, key)
