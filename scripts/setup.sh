@@ -26,6 +26,16 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   # A system etcd (systemd) must not grab 2379/2380; our clusters use their own ports anyway.
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
+# --- the web console's browser tests (ui/): Debian's chromium and its driver ------------------
+need_ui=()
+for pkg in chromium chromium-driver; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_ui+=("$pkg")
+done
+if [ "${#need_ui[@]}" -gt 0 ]; then
+  log "apt-get install ${need_ui[*]} (web console browser tests)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_ui[@]}" >/dev/null
+fi
 # The reference manifests ask initdb for en_US.UTF-8: generate it so the local target uses it as written.
 if ! locale -a 2>/dev/null | grep -qi '^en_US\.utf-\?8$'; then
   log "generating the en_US.UTF-8 locale"
@@ -45,6 +55,15 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "pip install -r requirements-dev.txt"
   .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
   echo "$want" > "$stamp"
+fi
+
+# --- the web console (ui/) into .venv --------------------------------------------------------
+ustamp=".venv/.ui-requirements.sha"
+uwant="$(sha256sum ui/requirements.txt | cut -d' ' -f1)"
+if [ "$(cat "$ustamp" 2>/dev/null)" != "$uwant" ]; then
+  log "pip install -r ui/requirements.txt (web console)"
+  .venv/bin/pip install -q --disable-pip-version-check -r ui/requirements.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
+  echo "$uwant" > "$ustamp"
 fi
 
 # --- Patroni venv for the postgres user ------------------------------------------------------

@@ -25,7 +25,7 @@ stage() {  # stage NAME CMD...
 }
 
 lint_stage() {
-  stage "ruff" ruff check plugins tests benchmarks scripts
+  stage "ruff" ruff check plugins tests benchmarks scripts ui
   stage "ansible-lint (production profile, offline)" ansible-lint --offline
 }
 
