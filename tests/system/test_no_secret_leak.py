@@ -12,6 +12,7 @@ One real local cluster (etcd + 2 Patroni members) for the module.
 """
 
 import base64
+import glob
 import json
 import os
 import stat
@@ -46,12 +47,13 @@ def assert_no_password(output, passwords, what):
 
 
 def rendered_files(output_dir):
-    """``{file name: (object, mode)}`` of what render.yml wrote."""
+    """``{file name: (object, mode)}`` of the objects render.yml wrote (it writes one subdirectory
+    per cluster, ``<namespace>/<name>/``)."""
     result = {}
-    for name in sorted(os.listdir(output_dir)):
-        path = os.path.join(output_dir, name)
+    for path in sorted(glob.glob(os.path.join(output_dir, "*", "*", "*.yaml"))):
         with open(path) as fh:
-            result[name] = (yaml.safe_load(fh), stat.S_IMODE(os.stat(path).st_mode))
+            result[os.path.relpath(path, output_dir)] = (yaml.safe_load(fh), stat.S_IMODE(os.stat(path).st_mode))
+    assert result, "render.yml wrote no object under %s/<namespace>/<name>/" % output_dir
     return result
 
 
