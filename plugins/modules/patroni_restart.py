@@ -25,6 +25,9 @@ description:
     first, in place, because a replica must not run with a lower value than its primary (O(order=auto)).
   - Before each member, every other member must be healthy. The module stops with a reason naming the
     member that is not (for example its API does not answer), and RV(members) says what was done.
+    A member awaited that leaves the DCS (its Patroni stopped) stops the run at once, not after O(timeout).
+  - A failure result carries what was done - RV(changed) (true when a request changed something),
+    RV(actions), RV(members), RV(restarted) and RV(started_at).
     A rerun finishes what is left, because members already restarted no longer report
     C(pending_restart); with O(force) pass RV(started_at) of the interrupted run as O(restarted_since).
   - With O(maintenance_windows), nothing is restarted outside a window (C(changed=false),
@@ -111,6 +114,16 @@ options:
       - Current time for O(maintenance_windows) (ISO 8601). Defaults to the machine's clock.
     type: str
     version_added: 0.1.0
+  expected_members:
+    description:
+      - The members the cluster should have. Patroni only knows the members whose Patroni runs (a member
+        whose Patroni stopped leaves the DCS after C(ttl) seconds), so without this list a member that is
+        gone is silently not part of the plan. Each expected member missing from the DCS is named in a
+        warning and in RV(missing); the others are still restarted.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.1.0
 seealso:
   - module: pgfleet.postgres.patroni_config
   - module: pgfleet.postgres.patroni_switchover
@@ -148,7 +161,7 @@ cluster:
   type: str
 started_at:
   description: When this run started (UTC); pass it as O(restarted_since) to finish a forced run.
-  returned: always
+  returned: always, also on failure
   type: str
   sample: "2026-11-21T08:43:40.380962+00:00"
 leader_before:
@@ -180,7 +193,7 @@ members:
       how: switchover to acid-minimal-cluster-1
 restarted:
   description: Members this run restarted (in place, or demoted and restarted by a switchover), in order.
-  returned: always
+  returned: always, also on failure
   type: list
   elements: str
   sample: [acid-minimal-cluster-1, acid-minimal-cluster-0]
@@ -190,8 +203,15 @@ events:
   returned: always
   type: list
   elements: dict
+missing:
+  description: Members of O(expected_members) that are not in the DCS (not restarted).
+  returned: success
+  type: list
+  elements: str
 actions:
-  description: The requests sent (or planned in check mode), in order.
+  description:
+    - The requests sent (or planned in check mode), in order, also on failure. C(status) is C(planned), C(sent)
+      (no outcome known), C(done), C(refused) (Patroni said no; nothing changed) or C(failed).
   returned: always
   type: list
   elements: dict
@@ -231,6 +251,7 @@ def argument_spec():
         max_lag=dict(type="int"),
         timeout=dict(type="int", default=300),
         candidate_timeout=dict(type="int", default=30),
+        expected_members=dict(type="list", elements="str", default=[]),
         maintenance_windows=dict(type="list", elements="raw", default=[]),
         now=dict(type="str"),
     )
@@ -241,7 +262,8 @@ def run(module, op):
     p = module.params
     return op.run(force=p["force"], members=p["members"], restarted_since=p["restarted_since"], order=p["order"],
                   switchover=p["switchover"], candidate=p["candidate"], max_lag=p["max_lag"], timeout=p["timeout"],
-                  candidate_timeout=p["candidate_timeout"], windows=p["maintenance_windows"], now=p["now"])
+                  candidate_timeout=p["candidate_timeout"], windows=p["maintenance_windows"], now=p["now"],
+                  expected_members=p["expected_members"])
 
 
 def main():

@@ -76,6 +76,17 @@ def _refused(err):
     return isinstance(reason, OSError) and getattr(reason, "errno", None) in (111, 61, 10061)
 
 
+class NotAMember(PatroniError):
+    """``GET /cluster`` answered, and the member is not in it."""
+
+
+class MemberLeft(PatroniError):
+    """A member awaited by ``wait_member`` left the DCS (its Patroni stopped or was removed)."""
+
+
+LEFT_CONFIRM = 1.0  # seconds between two answers without a member before it counts as gone
+
+
 class PatroniClient(object):
     """Talks to the REST API of one Patroni cluster.
 
@@ -196,9 +207,10 @@ class PatroniClient(object):
                 if not m.get("api_url"):
                     raise PatroniError("member %s registered no REST API URL in the DCS" % name, member=name)
                 return api_base(m["api_url"])
-        raise PatroniError("member %s is not in cluster %s (members: %s)" % (
+        raise NotAMember("member %s is not in cluster %s (members: %s)" % (
             name, cluster.get("scope"), ", ".join(sorted(m.get("name") for m in cluster.get("members") or []))),
-            member=name, members=sorted(m.get("name") for m in cluster.get("members") or []))
+            member=name, members=sorted(m.get("name") for m in cluster.get("members") or []),
+            cluster=cluster.get("scope"))
 
     # --- reads --------------------------------------------------------------------------------
     def member_status(self, name, url=None, timeout=None):
@@ -301,9 +313,22 @@ class PatroniClient(object):
         """
         deadline = self.monotonic() + timeout
         last = None
+        gone_since = None  # when GET /cluster first answered without the member
         while True:
             try:
                 url = self.resolve(name)
+                gone_since = None
+            except NotAMember as err:
+                # Its member key expired in the DCS: Patroni on it stopped. Waiting longer is pointless;
+                # a second answer at least LEFT_CONFIRM seconds later confirms it.
+                url, last = None, {"error": err.msg}
+                now = self.monotonic()
+                if gone_since is None:
+                    gone_since = now
+                elif now - gone_since >= LEFT_CONFIRM:
+                    raise MemberLeft("member %s left cluster %s (it is no longer in the DCS: its Patroni stopped) "
+                                     "while waiting for it to become %s" % (name, err.context.get("cluster"), what),
+                                     member=name, members=err.context.get("members"), left=True) from err
             except PatroniError as err:
                 url, last = None, {"error": err.msg}
             if url:

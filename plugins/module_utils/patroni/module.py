@@ -39,8 +39,9 @@ def run_operation(module, operation_class, run):
     """The shared ``main()`` body of the modules built on an ``Operation``.
 
     Builds the operation from the module's connection options, runs ``run(module, op)`` and
-    reports: on ``PgfleetError`` the failure carries what was done so far (``actions``, and
-    ``members`` for a rolling restart's per-member progress); otherwise the warnings go through
+    reports: on ``PgfleetError`` the failure carries what was done so far (``op.report()``: the
+    ``actions`` sent and ``changed``; for a rolling restart also ``members`` progress, ``restarted``
+    and ``started_at``); otherwise the warnings go through
     ``module.warn`` and the result gets ``actions``; ``diff`` is returned only under ``--diff``.
     """
     op = None
@@ -49,12 +50,9 @@ def run_operation(module, operation_class, run):
         result = run(module, op)
     except PgfleetError as err:
         failure = err.to_result()
-        if op is not None:
-            failure["actions"] = op.actions
-            if getattr(op, "progress", None) is not None:
-                failure["members"] = op.progress
-        else:
-            failure["actions"] = []
+        failure.update(op.report() if op is not None else {"actions": []})
+        for warning in op.warnings if op is not None else []:
+            module.warn(warning)
         module.fail_json(**failure)
     for warning in op.warnings:
         module.warn(warning)

@@ -68,6 +68,10 @@ class Operation(object):
         """Patroni answers a switchover within 2 x max(10, loop_wait) s; wait a little longer."""
         return max(self.client.timeout, 2 * max(10, state.loop_wait) + 5)
 
+    def report(self):
+        """What a failure result carries: the requests sent, and whether any of them changed something."""
+        return {"actions": self.actions,
+                "changed": any(a.get("status") not in ("planned", "refused") for a in self.actions)}
 
 
 class Switchover(Operation):
@@ -138,6 +142,7 @@ class Switchover(Operation):
 
     def _switch(self, state, before, candidate, planned, wait_streaming, timeout, result, named=False):
         started = self.client.monotonic()
+        sent = self.action(**dict(planned, status="sent"))
         try:
             resp = self.client.switchover(before, candidate, timeout=self.post_timeout(state))
         except PatroniError as err:
@@ -147,6 +152,7 @@ class Switchover(Operation):
         if resp is not None and resp.status != 200:
             after = self.client.read_state(with_config=False)
             untouched = after.leader == before
+            sent.update(status="refused" if untouched else "failed", answer=resp.answer, status_code=resp.status)
             raise PatroniError(
                 "Patroni refused the switchover from %s to %s (HTTP %d: %s); %s" % (
                     before, candidate, resp.status, _short(resp.answer),
@@ -162,7 +168,7 @@ class Switchover(Operation):
             m = re.search(r'over to "([^"]+)"', answer)
             new = m.group(1) if m else candidate
         if new == before:
-            self.action(**dict(planned, status="failed", answer=answer))
+            sent.update(status="failed", answer=answer)
             raise PatroniError("switchover from %s to %s failed: %s is still the leader" % (before, candidate, before),
                                cluster=state.scope, member=candidate, leader=before, answer=answer)
         if new != candidate:
@@ -172,7 +178,7 @@ class Switchover(Operation):
                     self.client.wait_member(new, _is_primary, timeout, what="the running primary")
                 except PatroniError:
                     pass  # the leader key says who leads; its Postgres may still be promoting
-                self.action(**dict(planned, to=new, status="failed", answer=answer))
+                sent.update(to=new, status="failed", answer=answer)
                 raise PatroniError(
                     "switchover to %s failed: Patroni promoted %s instead (%s did not take over); %s is the leader now"
                     % (candidate, new, candidate, new), cluster=state.scope, member=candidate, candidate=candidate,
@@ -180,13 +186,12 @@ class Switchover(Operation):
             self.warnings.append("Patroni switched over to %s instead of %s" % (new, candidate))
         status = self.client.wait_member(new, _is_primary, timeout, what="the running primary")
         confirmed = self.client.monotonic() - started
-        entry = dict(planned, to=new, status="done", answer=answer, seconds_to_primary=round(confirmed, 3))
+        sent.update(to=new, status="done", answer=answer, seconds_to_primary=round(confirmed, 3))
         timeline = status.get("timeline")
         if wait_streaming:
             self.client.wait_member(before, lambda s: _is_streaming_replica(s, timeline), timeout,
                                     what="a replica streaming on timeline %s" % timeline)
-            entry["seconds_to_streaming"] = round(self.client.monotonic() - started, 3)
-        self.action(**entry)
+            sent["seconds_to_streaming"] = round(self.client.monotonic() - started, 3)
         result.update(changed=True, leader=new, candidate=new, answer=answer, timeline=timeline)
         return result
 
@@ -262,14 +267,15 @@ class Switchover(Operation):
             result.update(changed=True, leader=chosen.name)
             return result
         started = self.client.monotonic()
+        sent = self.action(status="sent", **planned)
         resp = self.client.failover(chosen.name, timeout=self.post_timeout(state))
         if resp.status != 200:
+            sent.update(status="refused", answer=resp.answer, status_code=resp.status)
             raise PatroniError("Patroni refused the failover to %s (HTTP %d: %s)" % (
                 chosen.name, resp.status, _short(resp.answer)), member=chosen.name, status=resp.status,
                 answer=resp.answer, cluster=state.scope)
         self.client.wait_member(chosen.name, _is_primary, timeout, what="the running primary")
-        self.action(status="done", answer=resp.answer, seconds_to_primary=round(self.client.monotonic() - started, 3),
-                    **planned)
+        sent.update(status="done", answer=resp.answer, seconds_to_primary=round(self.client.monotonic() - started, 3))
         result.update(changed=True, leader=chosen.name, answer=resp.answer)
         return result
 
@@ -280,6 +286,7 @@ class RollingRestart(Operation):
     def __init__(self, client, check_mode=False, log=None):
         super(RollingRestart, self).__init__(client, check_mode, log)
         self.progress = []
+        self.started_at = None
         self.catch_up_to = None  # WAL position replicas must replay before they restart (primary-first order)
 
     def _record(self, member, status, **extra):
@@ -293,8 +300,10 @@ class RollingRestart(Operation):
         return entry
 
     def run(self, force=False, members=None, restarted_since=None, order="auto", switchover=True, candidate=None,
-            max_lag=None, timeout=300, candidate_timeout=30, windows=None, now=None, wait_streaming=True):
+            max_lag=None, timeout=300, candidate_timeout=30, windows=None, now=None, wait_streaming=True,
+            expected_members=None):
         started_at = utcnow()
+        self.started_at = format_timestamp(started_at)
         since = None
         if restarted_since:
             try:
@@ -305,7 +314,7 @@ class RollingRestart(Operation):
         plan = restart_plan(state, force=force, members=members, since=since, order=order, switchover=switchover)
         result = {"changed": False, "cluster": state.scope, "started_at": format_timestamp(started_at),
                   "plan": plan, "members": self.progress, "leader_before": state.leader, "leader": state.leader,
-                  "restarted": [], "events": []}
+                  "restarted": [], "events": [], "missing": self._missing(state, expected_members)}
         for step in plan["steps"]:
             self._record(step["member"], "planned", action=step["action"], reason=step["reason"])
         for skip in plan["skipped"]:
@@ -341,6 +350,24 @@ class RollingRestart(Operation):
         result["leader"] = final.leader
         result["pending_restart"] = final.pending_restart_members()
         return result
+
+    def report(self):
+        out = super(RollingRestart, self).report()
+        out.update(members=self.progress, started_at=self.started_at, restarted=self.restarted())
+        out["changed"] = out["changed"] or bool(out["restarted"])
+        return out
+
+    def _missing(self, state, expected):
+        """Expected members that are not in the DCS: not restarted, and worth a warning on every run."""
+        missing = sorted(set(expected or []) - set(state.names))
+        if missing:
+            self.warnings.append("member%s %s %s not in cluster %s (no member key in the DCS: %s Patroni is not "
+                                 "running), so %s not restarted; start %s and rerun" % (
+                                     "s" if len(missing) > 1 else "", ", ".join(missing),
+                                     "are" if len(missing) > 1 else "is", state.scope,
+                                     "their" if len(missing) > 1 else "its", "they were" if len(missing) > 1 else "it was",
+                                     "them" if len(missing) > 1 else "it"))
+        return missing
 
     def restarted(self):
         """Members whose restart (or switchover away and restart) this run completed."""
@@ -423,11 +450,14 @@ class RollingRestart(Operation):
             body["restart_pending"] = True
         self._record(name, "restarting", role=role, postmaster_start_time_before=before)
         t0 = self.client.monotonic()
+        sent = self.action(action="restart", member=name, role=role, status="sent")
         try:
             resp = self.client.restart(name, body, timeout=max(self.client.timeout, timeout))
         except PatroniError as err:
             resp = None
             self.warnings.append("POST /restart to %s got no answer (%s); checking the member" % (name, err.msg))
+        if resp is not None and resp.status != 200:
+            sent.update(status="refused", answer=resp.answer, status_code=resp.status)
         if resp is not None and resp.status == 503 and "conditions" in str(resp.answer):
             fresh = self.client.read_state(with_config=False).member(name)
             if fresh is not None and not fresh.pending_restart and not force:
@@ -474,8 +504,8 @@ class RollingRestart(Operation):
                                      name, ", ".join(sorted(status.get("pending_restart_reason") or {}))))
         if role in ("primary", "standby_leader"):
             self.catch_up_to = (status.get("xlog") or {}).get("location")
-        self.action(action="restart", member=name, role=role, status="done",
-                    answer=resp.answer if resp is not None else None, seconds=round(self.client.monotonic() - t0, 3))
+        sent.update(status="done", answer=resp.answer if resp is not None else None,
+                    seconds=round(self.client.monotonic() - t0, 3))
         self._record(name, "done", postmaster_start_time=status.get("postmaster_start_time"),
                      seconds=round(self.client.monotonic() - t0, 3), how="restart", pending_restart_after=still)
 

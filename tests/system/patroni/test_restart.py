@@ -5,12 +5,13 @@ tell how often each member's postmaster started and in which role. A writer inse
 through the multi-host read-write DSN to show what clients see.
 """
 
+import os
 import threading
 import time
 
 import pytest
 import requests
-from test_switchover import api_args, finish_module, run_module, run_playbook, start_module, wait_for
+from test_switchover import api_args, finish_module, run_module, run_playbook, start_module, wait_for, wait_for_log
 
 pytestmark = [pytest.mark.patroni, pytest.mark.slow]
 
@@ -189,3 +190,49 @@ def test_decrease_only_change_restarts_the_primary_first_in_place(local_cluster)
     for member in local_cluster.members:
         with local_cluster.connect(member) as conn:
             assert int(conn.execute("SHOW max_connections").fetchone()[0]) == current - 10
+
+
+def test_leader_killed_during_the_final_switchover_stops_reports_and_a_rerun_completes(local_cluster):
+    """Kill the primary's Patroni (and its Postgres) once it demotes itself in the last step: the module
+    stops because the member left the DCS (not at the end of its 600 s timeout), says what it did; a rerun
+    while the member is missing warns; after it is started again a rerun completes."""
+    local_cluster.wait_healthy(180)
+    members = local_cluster.members
+    with local_cluster.connect() as conn:
+        wanted = int(conn.execute("SHOW max_connections").fetchone()[0]) + 20
+    set_parameters(local_cluster, max_connections=wanted)
+    leader = local_cluster.leader
+    replicas = sorted(m for m in members if m != leader)
+    log = local_cluster.patroni_log(leader)
+    offset = os.path.getsize(log)
+    args = dict(api_args(local_cluster, replicas[0]), timeout=600, expected_members=members)
+    handle = start_module("patroni_restart", args)
+    try:
+        wait_for_log(log, offset, "switchover: demoting myself", timeout=600)
+        local_cluster.stop_member(leader, kill=True)
+    finally:
+        result = finish_module(handle, timeout=900)
+    assert result.get("failed") is True, result
+    assert result["msg"].startswith("stopped at the primary %s: member %s left cluster %s" % (
+        leader, leader, local_cluster.name)), result["msg"]
+    assert result["changed"] is True and result["started_at"], result
+    assert sorted(result["restarted"]) == replicas
+    assert [(a["action"], a.get("member", a.get("from"))) for a in result["actions"]] == [
+        ("restart", replicas[0]), ("restart", replicas[1]), ("switchover", leader)], result["actions"]
+    progress = dict((m["member"], m["status"]) for m in result["members"])
+    assert progress == {replicas[0]: "done", replicas[1]: "done", leader: "failed"}, progress
+
+    # the member is gone from the DCS: a rerun says so instead of succeeding silently
+    rerun = run_module("patroni_restart", dict(args, timeout=300))
+    assert rerun.get("failed") is not True, rerun
+    assert rerun["missing"] == [leader], rerun
+    assert any(("member %s is not in cluster" % leader) in w for w in rerun.get("warnings", [])), rerun
+
+    local_cluster.start_member(leader)
+    local_cluster.wait_healthy(180)
+    final = run_module("patroni_restart", dict(args, timeout=300))
+    assert final.get("failed") is not True and final["missing"] == [], final
+    assert run_module("patroni_cluster_info", api_args(local_cluster))["pending_restart"] == []
+    for member in members:
+        with local_cluster.connect(member) as conn:
+            assert int(conn.execute("SHOW max_connections").fetchone()[0]) == wanted, member

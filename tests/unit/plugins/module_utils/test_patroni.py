@@ -923,3 +923,72 @@ def test_chosen_candidate_replaced_by_another_member_is_a_warning():
     result = op.run(wait_streaming=False, timeout=1)
     assert result["leader"] == other and result["changed"] is True
     assert op.warnings == ["Patroni switched over to %s instead of %s" % (other, chosen)]
+
+
+class Clock(object):
+    """A monotonic clock that only moves when the code sleeps."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_wait_stops_within_seconds_when_the_member_left_the_dcs():
+    fake = healthy_fake()
+    clock = Clock()
+    c = client.PatroniClient(fake.base_of("m2"), opener=fake, sleep=clock.sleep, monotonic=clock.monotonic)
+    fake.cluster["members"] = [m for m in fake.cluster["members"] if m["name"] != "m3"]
+    with pytest.raises(client.MemberLeft) as err:
+        c.wait_member("m3", lambda status: False, timeout=600, what="a streaming replica")
+    assert err.value.msg.startswith("member m3 left cluster rec (it is no longer in the DCS")
+    assert clock.now < 600 and clock.now >= client.LEFT_CONFIRM
+
+
+def test_wait_for_an_unreachable_member_still_in_the_dcs_runs_to_its_timeout():
+    fake = healthy_fake()
+    fake.down.add(fake.base_of("m3"))
+    clock = Clock()
+    c = client.PatroniClient(fake.base_of("m2"), opener=fake, sleep=clock.sleep, monotonic=clock.monotonic)
+    with pytest.raises(PatroniError) as err:
+        c.wait_member("m3", lambda status: False, timeout=30, what="a streaming replica")
+    assert not isinstance(err.value, client.MemberLeft)
+    assert "did not become a streaming replica within 30s" in err.value.msg
+
+
+def test_restart_failure_reports_what_was_sent_and_when_it_started():
+    fake = healthy_fake()
+    fake.statuses["m2"] = dict(fake.statuses["m2"], pending_restart=True)
+    fake.cluster = copy.deepcopy(fake.cluster)
+    fake.posts[("POST", "/restart")] = (200, "restarted successfully")
+    clock = Clock()
+    c = client.PatroniClient(fake.base_of("m1"), opener=fake, sleep=clock.sleep, monotonic=clock.monotonic)
+    op = operations.RollingRestart(c)
+    real = fake.__call__
+
+    def opener(url, method="GET", data=None, **kwargs):
+        answer = real(url, method=method, data=data, **kwargs)
+        if method == "POST" and url.endswith("/restart"):  # m2's Patroni stops right after the request
+            fake.cluster["members"] = [m for m in fake.cluster["members"] if m["name"] != "m2"]
+        return answer
+    c._open = opener
+    with pytest.raises(PatroniError) as err:
+        op.run(timeout=600)
+    assert "member m2 left cluster rec" in err.value.msg
+    report = op.report()
+    assert report["changed"] is True and report["started_at"] == op.started_at is not None
+    assert [(a["action"], a["member"], a["status"]) for a in report["actions"]] == [("restart", "m2", "sent")]
+    assert dict((m["member"], m["status"]) for m in report["members"])["m2"] == "failed"
+
+
+def test_expected_member_missing_from_the_dcs_is_a_warning():
+    fake = healthy_fake()
+    op = operations.RollingRestart(client_for(fake))
+    result = op.run(expected_members=["m1", "m2", "m3", "m4"])
+    assert result["missing"] == ["m4"] and result["msg"] == "no member needs a restart"
+    assert op.warnings == ["member m4 is not in cluster rec (no member key in the DCS: its Patroni is not running), "
+                           "so it was not restarted; start it and rerun"]
