@@ -251,8 +251,8 @@ def create_app(console):
                 return []
 
         services = safe(lambda: k.list_in("services", ns, sel), "services")
-        poolers = [d for d in (safe(lambda: k.list_in("deployments", ns, None, None, "apps/v1"), "poolers") or [])
-                   if (d.get("metadata") or {}).get("name") in ("%s-pooler" % name, "%s-pooler-repl" % name)]
+        poolers = [d for d in (safe(lambda: [k.get_in("deployments", ns, "%s-%s" % (name, suffix), "apps/v1")
+                                             for suffix in ("pooler", "pooler-repl")], "poolers") or []) if d]
         events = safe(lambda: k.list_in("events", ns, None, "involvedObject.name=%s" % name), "events")
         events = sorted((k8sview.event_row(e) for e in events), key=lambda e: e["last"], reverse=True)[:30]
         return render_template(

@@ -199,6 +199,12 @@ def _drop(d, path):
             parent.pop(k)
 
 
+def _flags_text(flags):
+    if isinstance(flags, list):
+        return ", ".join(str(f) for f in flags)
+    return "" if flags is None else str(flags)
+
+
 def form_values(cr):
     """The form's field values for an existing (or default) object."""
     spec = cr.get("spec") or {}
@@ -211,8 +217,7 @@ def form_values(cr):
         "spec.numberOfInstances": str(spec.get("numberOfInstances", "")),
         "spec.postgresql.version": str((spec.get("postgresql") or {}).get("version", "")),
         "spec.volume.size": str((spec.get("volume") or {}).get("size", "")),
-        "spec.users": "\n".join("%s: %s" % (u, ", ".join(str(f) for f in (flags or [])) if isinstance(flags, list)
-                                           else flags) for u, flags in (spec.get("users") or {}).items()),
+        "spec.users": "\n".join("%s: %s" % (u, _flags_text(flags)) for u, flags in (spec.get("users") or {}).items()),
         "spec.databases": "\n".join("%s: %s" % (d, o) for d, o in (spec.get("databases") or {}).items()),
         "spec.enableConnectionPooler": bool(spec.get("enableConnectionPooler")),
         "spec.enableReplicaConnectionPooler": bool(spec.get("enableReplicaConnectionPooler")),

@@ -6,9 +6,11 @@ single-user mode the token comes from a kubeconfig or the pod's service account 
 """
 
 import base64
+import http.cookiejar
 import json
 import os
 import tempfile
+import threading
 import urllib.parse
 
 import requests
@@ -54,6 +56,19 @@ class Target(object):
         self.verify = verify
         self.token = token  # only in single-user mode (kubeconfig or in-cluster)
         self.namespace = namespace or "default"
+        self._session = None
+        self._lock = threading.Lock()
+
+    def session(self):
+        """One pooled HTTP session for every caller: identities travel in each request's header, and the
+        session keeps no cookies, so nothing of one caller sticks to the next."""
+        with self._lock:
+            if self._session is None:
+                s = requests.Session()
+                s.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+                s.trust_env = False
+                self._session = s
+            return self._session
 
     @classmethod
     def in_cluster(cls):
@@ -114,7 +129,7 @@ class Kube(object):
         self.target = target
         self.token = token
         self.timeout = timeout
-        self.http = session or requests.Session()
+        self.http = session or target.session()
 
     # --- transport ----------------------------------------------------------------------------
     def request(self, method, path, body=None, query=None, content_type="application/json", raw=False):

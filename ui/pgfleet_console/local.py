@@ -10,7 +10,9 @@ import re
 
 from . import collection
 
-NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,56}[a-z0-9])?$")
+NAME = re.compile(r"^[a-z]([-a-z0-9]{0,56}[a-z0-9])?$")  # as the local target accepts them
+ROW_KEYS = ("member", "role", "state", "lag", "timeline", "pending_restart", "pending_restart_reason", "pg_port",
+            "api_url")
 
 
 class LocalTarget(object):
@@ -71,8 +73,7 @@ class LocalTarget(object):
         status = lc.status()
         rows = []
         for r in status.get("members") or []:
-            rows.append({k: r.get(k) for k in ("member", "role", "state", "lag", "timeline", "pending_restart",
-                                                "pending_restart_reason", "pg_port", "api_url")})
+            rows.append(dict((k, r.get(k)) for k in ROW_KEYS))
         return {"name": name, "state_dir": lc.state_dir, "healthy": status.get("healthy"),
                 "leader": status.get("leader"), "problems": status.get("problems") or [], "members": rows}
 

@@ -53,5 +53,3 @@ def browser_factory():
     yield make
     for b in made:
         b.quit()
-
-

@@ -163,8 +163,6 @@ class ConsoleServer(object):
         self.server.close()
 
 
-
-
 def skip_without_browser():
     for path in (CHROMIUM, CHROMEDRIVER):
         if not os.access(path, os.X_OK):
