@@ -79,7 +79,7 @@ def test_editing_keeps_what_the_form_does_not_cover_and_the_name():
 
 
 def test_form_values_round_trip():
-    cr, _ = forms.manifest_from_form(GOOD)
+    cr, _problems = forms.manifest_from_form(GOOD)
     values = forms.form_values(cr)
     again, problems = forms.manifest_from_form(values)
     assert problems == {} and again == cr
@@ -122,7 +122,7 @@ def test_pasted_yaml_ok_and_validated_by_the_model():
 
 
 def test_secret_names_never_carry_passwords():
-    cr, _ = forms.manifest_from_form(GOOD)
+    cr, _problems = forms.manifest_from_form(GOOD)
     names = forms.secret_names(cr)
     assert ("app_owner", "app-owner.acid-orders.credentials.postgresql.acid.zalan.do", "default") in names
     assert all(len(item) == 3 for item in names)
