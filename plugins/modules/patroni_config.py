@@ -19,11 +19,13 @@ description:
   - Validates before sending, because Patroni accepts nonsense and silently replaces or clamps it
     later. Refused with every problem listed, before any request that changes something - unknown
     keys, wrong types, C(ttl) below 20, C(loop_wait) below 1, C(retry_timeout) below 3, C(loop_wait +
-    2 x retry_timeout > ttl), booleans, integers, units and ranges of PostgreSQL 15 parameters, the
+    2 x retry_timeout > ttl), booleans, integers, units and ranges of the PostgreSQL parameters of
+    the major version the cluster runs (tables from pg_settings for 15 and 18; for others the name
+    and a one-line value only), the
     minimums Patroni enforces (for example C(max_connections >= 25)), parameters Patroni manages itself
     (C(listen_addresses), C(port), C(primary_conninfo), ...), read-only parameters, and the shape of
-    C(slots) and C(pg_hba). A parameter this PostgreSQL 15 catalogue does not know (other major
-    versions, extensions without a dot) is passed on with a warning.
+    C(slots) and C(pg_hba). A name that major version does not know is passed on with a warning
+    (PostgreSQL and Patroni ignore unknown names).
   - Slots - every slot in C(slots) in O(config) is set; a slot listed in O(managed_slots) (the slots an
     earlier run put there, see RV(managed_slots)) that is no longer in C(slots) in O(config) is removed;
     slots that Patroni or people created are left alone.
@@ -176,8 +178,8 @@ rejected:
   returned: always
   type: list
   elements: dict
-  sample: [{"field": "config.postgresql.parameters.work_mem", "problem": "must be a number with an optional unit (B, kB,
-    MB, GB), not 'lots' (not a number)", "fix": null}]
+  sample: [{"field": "config.postgresql.parameters.work_mem", "problem": "'lots' is not a number with an optional unit",
+    "fix": "write a plain value, e.g. 4MB (no comments or extra words)"}]
 error:
   description: One sentence naming every part left out with O(invalid=skip); empty when everything was sent.
   returned: always

@@ -7,7 +7,8 @@ Patroni's ``PATCH /config`` accepts almost anything and later replaces, clamps o
 does not like (see docs/design/patroni.md, "Configuration validation"), so everything is checked
 here before a request that changes something: the keys and types of the dynamic configuration,
 the rules Patroni adds on top of PostgreSQL (its minimums, the parameters it sets itself), and
-each ``postgresql.parameters`` value against the PostgreSQL parameter table (``gucs.py``).
+each ``postgresql.parameters`` value against the PostgreSQL tables of the major version the cluster
+runs (``module_utils/postgres/gucs.py``, the one place that knows PostgreSQL's parameters).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,15 +18,9 @@ __metaclass__ = type
 import re
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, ManifestErrors
-from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.gucs import (
-    guc_problem,
-    is_known,
-    is_restart_parameter,
-    normalize_parameter,
-    parse_bool,
-    parse_number,
-    to_number,
-)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import gucs
+
+DEFAULT_MAJOR = "15"  # when the cluster does not say which PostgreSQL it runs
 
 # Patroni passes these on the command line and silently replaces values it does not like with its
 # default (its PATCH /config does not validate), so we check them ourselves.
@@ -46,35 +41,90 @@ _LOCAL_ONLY = {
 
 
 
-def parameter_problem(name, value):
-    """Why ``name = value`` is wrong in Patroni's dynamic configuration (text), or ``None``.
+_BOOL_WORDS = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False,
+               "1": True, "0": False}
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "min": 60, "h": 3600, "d": 86400}
 
-    Unknown names are not judged here (see ``validate_dynamic_config``).
+
+def parse_bool(value):
+    """A boolean the way Patroni and PostgreSQL read one (any unambiguous prefix). Raises ValueError."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _BOOL_WORDS:
+        return _BOOL_WORDS[text]
+    hits = set(v for word, v in _BOOL_WORDS.items() if len(text) >= 2 and word.startswith(text))
+    if len(hits) == 1:
+        return hits.pop()
+    raise ValueError("not a boolean")
+
+
+def _seconds(value):
+    """A duration (number of seconds, or text with ms/s/min/h/d) in seconds. Raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a duration")
+    if isinstance(value, (int, float)):
+        return float(value)
+    m = re.match(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+))\s*([a-z]*)\s*$", str(value))
+    if not m or (m.group(2) and m.group(2) not in _DURATION_UNITS):
+        raise ValueError("not a duration")
+    return float(m.group(1)) * _DURATION_UNITS.get(m.group(2) or "s")
+
+
+def major_of(server_version):
+    """``150010`` (Patroni's ``server_version``) -> ``"15"``; unknown -> ``DEFAULT_MAJOR``."""
+    try:
+        version = int(server_version)
+    except (TypeError, ValueError):
+        return DEFAULT_MAJOR
+    return str(version // 10000) if version >= 100000 else DEFAULT_MAJOR
+
+
+def _number(name, value, major):
+    """The value of a numeric parameter in its base unit, or ``None``."""
+    found = gucs.normalize(name, value, major)
+    if isinstance(found, (int, float)) and not isinstance(found, bool):
+        return found
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+def parameter_problem(name, value, major=DEFAULT_MAJOR):
+    """Why ``name = value`` is wrong in Patroni's dynamic configuration: ``(problem, fix)`` or ``None``.
+
+    PostgreSQL's own rules come from ``gucs.parameter_check``; Patroni's on top of them from here.
+    A name PostgreSQL ``major`` does not know is only checked for its syntax and a one-line value
+    (``validate_dynamic_config`` adds a warning).
     """
     key = name.lower()
     if key in _LOCAL_ONLY:
-        return "is managed by %s and cannot be set in the dynamic configuration" % _LOCAL_ONLY[key]
-    if not is_known(key) or value is None:
+        return ("is managed by %s and cannot be set in the dynamic configuration" % _LOCAL_ONLY[key],
+                "remove it from the dynamic configuration")
+    if value is None:
         return None
+    if gucs.known(key, major) is False:
+        return gucs.parameter_check(name, value, None)  # no table: name syntax and one-line value only
     if key == "wal_level" and not isinstance(value, (dict, list)) \
             and str(value).lower() not in ("replica", "logical", "hot_standby"):
-        return "must be replica or logical for a Patroni cluster"
+        return "must be replica or logical for a Patroni cluster", "write replica (or logical for logical slots)"
     if key == "hot_standby" and not isinstance(value, (dict, list)):
         try:
             if not parse_bool(value):
-                return "must stay on: replicas need it"
+                return "must stay on: replicas need it", "remove it or write on"
         except ValueError:
-            return "must be on"
-    problem = guc_problem(key, value)
+            return "must be on", "remove it or write on"
+    problem = gucs.parameter_check(name, value, major)
     if problem:
         return problem
-    number = to_number(key, value)
+    number = _number(key, value, major)
     minimum = _PATRONI_MINIMUMS.get(key)
     if minimum is not None and number is not None and number < minimum:
-        return "%r is below %d, the lowest value Patroni accepts (it would silently use its default)" % (
-            value, minimum)
+        return ("%r is below %d, the lowest value Patroni accepts (it would silently use its default)" % (
+            value, minimum), "write at least %d" % minimum)
     if key == "wal_keep_size" and number is not None and number < 16:
-        return "%r is below 16MB, the lowest value Patroni accepts" % (value,)
+        return "%r is below 16MB, the lowest value Patroni accepts" % (value,), "write at least 16MB"
     return None
 
 
@@ -142,7 +192,7 @@ def _is_bool(value):
         return False
 
 
-def validate_dynamic_config(desired, current=None, prefix="config"):
+def validate_dynamic_config(desired, current=None, prefix="config", major=DEFAULT_MAJOR):
     """Check a desired dynamic configuration before anything is sent. Pure.
 
     Returns ``(errors, warnings)``: errors are ``ManifestError`` (field, problem, fix); warnings are
@@ -183,12 +233,12 @@ def validate_dynamic_config(desired, current=None, prefix="config"):
                 err(key, "must be -1 (off) or a positive number of bytes, not %r" % (value,))
         elif key == "member_slots_ttl":
             try:
-                if parse_number(value, "s") < 0:
+                if _seconds(value) < 0:
                     raise ValueError("negative")
             except ValueError:
                 err(key, "must be a duration such as 1800 or 30min, not %r" % (value,))
         elif key == "postgresql":
-            _validate_pg_section(value, err, warnings)
+            _validate_pg_section(value, err, warnings, major)
         elif key in ("slots", "permanent_slots", "permanent_replication_slots"):
             _validate_slots(key, value, err)
         elif key == "ignore_slots":
@@ -223,7 +273,7 @@ def validate_dynamic_config(desired, current=None, prefix="config"):
     return errors, warnings
 
 
-def _validate_pg_section(value, err, warnings):
+def _validate_pg_section(value, err, warnings, major):
     if not isinstance(value, dict):
         err("postgresql", "must be a mapping")
         return
@@ -254,12 +304,12 @@ def _validate_pg_section(value, err, warnings):
                 if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", name):
                     err("%s.%s" % (path, name), "is not a parameter name")
                     continue
-                problem = parameter_problem(name, param)
+                problem = parameter_problem(name, param, major)
                 if problem:
-                    err("%s.%s" % (path, name), problem)
-                elif not is_known(name) and "." not in name:
-                    warnings.append("%s.%s is not a PostgreSQL 15 parameter; it was not validated (PostgreSQL "
-                                    "and Patroni ignore unknown names)" % (path, name))
+                    err("%s.%s" % (path, name), problem[0], problem[1])
+                elif gucs.known(name, major) is False and "." not in name:
+                    warnings.append("%s.%s is not a PostgreSQL %s parameter; it was not validated (PostgreSQL "
+                                    "and Patroni ignore unknown names)" % (path, name, major))
 
 
 def _validate_slots(key, value, err):
@@ -288,9 +338,9 @@ def _validate_slots(key, value, err):
                 "use type, database, plugin (and failover, cluster_type)")
 
 
-def _same(key, a, b, parameter=False):
+def _same(key, a, b, parameter=False, major=DEFAULT_MAJOR):
     if parameter:
-        return normalize_parameter(key, a) == normalize_parameter(key, b)
+        return gucs.normalize(key, a, major) == gucs.normalize(key, b, major)
     if isinstance(a, dict) or isinstance(b, dict):
         return a == b
     if isinstance(a, list) or isinstance(b, list):
@@ -307,7 +357,7 @@ def _same(key, a, b, parameter=False):
     return str(a) == str(b)
 
 
-def config_diff(current, desired, managed_slots=None):
+def config_diff(current, desired, managed_slots=None, major=DEFAULT_MAJOR):
     """The ``PATCH /config`` body that turns ``current`` into ``desired``. Pure.
 
     Merge semantics like Patroni's: keys absent from ``desired`` stay as they are, ``None`` removes
@@ -335,7 +385,7 @@ def config_diff(current, desired, managed_slots=None):
                         phave = shave.get(hname)
                         if pwant is None and hname not in shave:
                             continue
-                        if hname in shave and _same(pname, phave, pwant, parameter=True):
+                        if hname in shave and _same(pname, phave, pwant, parameter=True, major=major):
                             continue
                         params[hname] = pwant
                         changes.append({"path": "postgresql.parameters.%s" % pname, "before": phave, "after": pwant})
@@ -399,14 +449,14 @@ def merge_patch(base, patch):
     return out
 
 
-def restart_parameters(changes):
+def restart_parameters(changes, major=DEFAULT_MAJOR):
     """Names of changed PostgreSQL parameters that only take effect after a restart."""
     names = []
     for change in changes:
         path = change["path"]
         if path.startswith("postgresql.parameters."):
             name = path[len("postgresql.parameters."):]
-            if is_restart_parameter(name):
+            if gucs.is_restart(name, major):
                 names.append(name)
     return sorted(set(names))
 
@@ -452,7 +502,7 @@ def _without(desired, field, prefix):
     return None
 
 
-def split_refused(desired, current=None, prefix="config"):
+def split_refused(desired, current=None, prefix="config", major=DEFAULT_MAJOR):
     """What Patroni would accept of ``desired``, and what it would refuse. Pure.
 
     Returns ``(kept, refused, warnings)``: ``kept`` is ``desired`` without every part an error of
@@ -461,7 +511,7 @@ def split_refused(desired, current=None, prefix="config"):
     (``ManifestError``). Raises ``ManifestErrors`` when an error points at nothing it could leave out.
     """
     kept, refused = desired, []
-    errors, warnings = validate_dynamic_config(kept, current, prefix)
+    errors, warnings = validate_dynamic_config(kept, current, prefix, major)
     for _round in range(len(desired or {}) + 2):
         if not errors:
             return kept, refused, warnings
@@ -471,5 +521,5 @@ def split_refused(desired, current=None, prefix="config"):
                 raise ManifestErrors(refused + errors)
             kept = smaller
         refused.extend(errors)
-        errors, warnings = validate_dynamic_config(kept, current, prefix)
+        errors, warnings = validate_dynamic_config(kept, current, prefix, major)
     raise ManifestErrors(refused + errors)

@@ -20,6 +20,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.client im
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.dynconfig import (
     config_diff,
     drop_below_patroni_minimums,
+    major_of,
     restart_parameters,
     split_refused,
     validate_dynamic_config,
@@ -564,21 +565,22 @@ class ConfigSync(Operation):
         """``invalid``: ``fail`` refuses the whole configuration when a part is invalid; ``skip``
         sends the rest and reports the refused parts in ``rejected`` and ``error``."""
         current = self.client.get_config()
+        major = major_of((self.client.status() or {}).get("server_version"))
         desired, warnings = drop_below_patroni_minimums(desired)
         self.warnings.extend(warnings)
         warnings, rejected = [], []
         if validate and invalid == "skip":
             try:
-                desired, rejected, warnings = split_refused(desired, current)
+                desired, rejected, warnings = split_refused(desired, current, major=major)
             except ManifestErrors as err:
                 raise _refusal(err.errors) from err
         elif validate:
-            errors, warnings = validate_dynamic_config(desired, current)
+            errors, warnings = validate_dynamic_config(desired, current, major=major)
             if errors:
                 raise _refusal(errors)
         self.warnings.extend(warnings)
-        diff = config_diff(current, desired, managed_slots)
-        restart_params = restart_parameters(diff["changes"])
+        diff = config_diff(current, desired, managed_slots, major=major)
+        restart_params = restart_parameters(diff["changes"], major=major)
         result = {"changed": bool(diff["patch"]), "patch": diff["patch"], "changes": diff["changes"],
                   "managed_slots": diff["managed_slots"], "restart_parameters": restart_params,
                   "diff": {"before": current, "after": diff["after"]}, "config": diff["after"],

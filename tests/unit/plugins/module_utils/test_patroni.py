@@ -23,9 +23,10 @@ from urllib.error import HTTPError, URLError
 
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, PatroniError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import client, dynconfig, gucs, operations
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import client, dynconfig, operations
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import state as pstate
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import windows as pwindows
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import gucs
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "patroni")
 UTC = datetime.timezone.utc
@@ -355,20 +356,20 @@ def test_valid_config_passes():
     ({"failsafe_mode": "sometimes"}, "config.failsafe_mode: must be a boolean"),
     ({"maximum_lag_on_failover": -5}, "below the minimum 0"),
     ({"bogus_key": 1}, "config.bogus_key: is not a Patroni dynamic configuration key"),
-    ({"postgresql": {"parameters": {"max_connections": "lots"}}}, "max_connections: must be a number"),
+    ({"postgresql": {"parameters": {"max_connections": "lots"}}}, "max_connections: 'lots' is not a number"),
     ({"postgresql": {"parameters": {"max_connections": 10}}}, "below 25, the lowest value Patroni accepts"),
-    ({"postgresql": {"parameters": {"shared_buffers": "12XB"}}}, "shared_buffers: must be a number"),
+    ({"postgresql": {"parameters": {"shared_buffers": "12XB"}}}, "shared_buffers: '12XB': unknown unit 'XB'"),
     ({"postgresql": {"parameters": {"shared_buffers": "256mb"}}}, "(case-sensitive)"),
-    ({"postgresql": {"parameters": {"work_mem": "16kB"}}}, "work_mem: '16kB' is out of range 64..2147483647 kB"),
-    ({"postgresql": {"parameters": {"hot_standby_feedback": "perhaps"}}}, "must be a boolean"),
-    ({"postgresql": {"parameters": {"synchronous_commit": "sometimes"}}}, "must be one of local, remote_write"),
+    ({"postgresql": {"parameters": {"work_mem": "16kB"}}}, "work_mem: '16kB' is outside the allowed range 64..2147483647 kB"),
+    ({"postgresql": {"parameters": {"hot_standby_feedback": "perhaps"}}}, "hot_standby_feedback: 'perhaps' is not a boolean"),
+    ({"postgresql": {"parameters": {"synchronous_commit": "sometimes"}}}, "synchronous_commit: 'sometimes' is not one of local, remote_write"),
     ({"postgresql": {"parameters": {"wal_level": "minimal"}}}, "must be replica or logical"),
     ({"postgresql": {"parameters": {"hot_standby": "off"}}}, "must stay on"),
     ({"postgresql": {"parameters": {"listen_addresses": "*"}}}, "listen_addresses: is managed by"),
     ({"postgresql": {"parameters": {"primary_conninfo": "host=x"}}}, "is managed by Patroni"),
     ({"postgresql": {"parameters": {"block_size": 16384}}}, "is read-only"),
-    ({"postgresql": {"parameters": {"checkpoint_timeout": "1h30x"}}}, "checkpoint_timeout: must be a number"),
-    ({"postgresql": {"parameters": {"checkpoint_timeout": "10s"}}}, "out of range 30..86400 s"),
+    ({"postgresql": {"parameters": {"checkpoint_timeout": "1h30x"}}}, "checkpoint_timeout: '1h30x' is not a number with an optional unit"),
+    ({"postgresql": {"parameters": {"checkpoint_timeout": "10s"}}}, "checkpoint_timeout: '10s' is outside the allowed range 30..86400 s"),
     ({"postgresql": {"parameters": {"wal_keep_size": "8MB"}}}, "below 16MB"),
     ({"postgresql": {"use_pg_rewind": "sure"}}, "postgresql.use_pg_rewind: must be a boolean"),
     ({"postgresql": {"pg_hba": "host all all 0/0 md5"}}, "postgresql.pg_hba: must be a list of lines"),
@@ -397,8 +398,8 @@ def test_unknown_parameter_is_a_warning_not_an_error():
 
 
 def test_parameter_catalogue_knows_restart_context():
-    assert gucs.is_restart_parameter("shared_buffers") and gucs.is_restart_parameter("MAX_CONNECTIONS")
-    assert not gucs.is_restart_parameter("work_mem") and not gucs.is_restart_parameter("unknown_thing")
+    assert gucs.is_restart("shared_buffers", 15) and gucs.is_restart("MAX_CONNECTIONS", 15)
+    assert not gucs.is_restart("work_mem", 15) and not gucs.is_restart("unknown_thing", 15)
 
 
 @pytest.mark.parametrize("name, a, b", [
@@ -412,7 +413,7 @@ def test_parameter_catalogue_knows_restart_context():
     ("work_mem", "1GB", "1048576kB"),
 ])
 def test_normalised_parameter_values_compare_equal(name, a, b):
-    assert gucs.normalize_parameter(name, a) == gucs.normalize_parameter(name, b)
+    assert gucs.normalize(name, a, 15) == gucs.normalize(name, b, 15)
 
 
 # =============================================================================================
