@@ -366,7 +366,9 @@ def run(module):
             if p["sync_sql"] and status["healthy"] and not plan["actions"]:
                 _sync_sql(module, result, cluster, model, plan, status)
         return result
-    cluster.apply(plan, timeout=p["timeout"], wait=p["wait"])
+    done = cluster.apply(plan, timeout=p["timeout"], wait=p["wait"])
+    for warning in done.get("warnings") or []:
+        module.warn(warning)
     status = cluster.status()
     pending = [r["member"] for r in status["members"] if r.get("pending_restart")]
     if pending:

@@ -3,17 +3,16 @@
 # Apache License 2.0 (see LICENSE)
 """A real Patroni cluster on this machine: one etcd plus N Patroni members on loopback ports.
 
-The local target of pgfleet.postgres. It is configured from the *same* model and the same
-``SPILO_CONFIGURATION`` rendering as the Kubernetes path, so a manifest means the same thing in
-both places. Two halves:
+The local target of pgfleet.postgres, in one package (docs/design/local.md):
 
-* pure functions (no processes, no files): ``render_cluster`` turns a model, its Spilo
-  configuration, a port/path layout, credentials and a few host facts (installed locales, known
-  GUCs, available libraries) into one ``patroni.yml`` dict per member plus the etcd command line;
-  ``member_row``/``health``/``format_table`` turn Patroni answers into a member table.
-* ``LocalCluster``: state dir, ports, processes. ``plan_present`` computes the actions,
-  ``apply`` runs them, ``status`` reads every member's own ``GET /patroni``, ``absent`` stops what
-  was started (by PID, including the postmasters Patroni detaches) and removes the data.
+* ``layout``: names, the home, state dirs and their marker (nothing removed that we did not create);
+* ``render``: pure: model + Spilo configuration -> one ``patroni.yml`` per member, etcd's argv;
+* ``etcd``: etcd's command line, health and authentication (users, roles);
+* ``processes``: start as the service user, find, signal and stop by PID, free ports;
+* ``members``: the member table from every member's ``GET /patroni`` (the one Patroni client);
+* ``sql``: roles and databases on the leader (the role/database sync code);
+* this file: ``LocalCluster``, the orchestration: ``plan_present`` computes the actions,
+  ``apply`` runs them, ``status`` reads, ``absent`` stops what was started and removes the data.
 
 Everything runs as the ``postgres`` OS user (PostgreSQL refuses root). The state dir
 (default ``/var/lib/pgfleet/clusters/<name>``) holds ``state.json`` (mode 0600: ports, PIDs and
@@ -25,786 +24,76 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
-import copy
 import json
 import os
 import pwd
 import shutil
 import signal
-import socket
-import subprocess
 import time
 
-from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
-from ansible.module_utils.urls import open_url
-
-try:  # Python 3 only at run time; the module is never run on Python 2.
-    from urllib.error import HTTPError, URLError
-except ImportError:  # pragma: no cover
-    HTTPError = URLError = Exception
-
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
-    ManifestError,
-    PgfleetError,
-)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, PatroniError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import etcd as etcd_mod
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import layout as lay
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model.secrets import generate_password
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model.spilo import spilo_configuration
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local.inputs import (  # noqa: F401 (re-exported)
+    existing_secrets,
+    load_manifest_file,
+    model_from_manifest,
+)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local.layout import LocalClusterError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local.members import (  # noqa: F401 (re-exported)
+    _is_leader,
+    answers,
+    format_table,
+    health,
+    member_row,
+    member_rows,
+    patroni_state,
+)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local.processes import (  # noqa: F401 (re-exported)
+    _argv,
+    _cmdline,
+    _port_busy,
+    _tail,
+    free_ports,
+    host_facts,
+    mem_available_mb,
+    pid_alive,
+    postmaster_pid,
+    processes_using,
+    spawn,
+    stop_pid,
+    unreachable_ancestor,
+)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local.render import (  # noqa: F401 (re-exported)
+    DEFAULT_ETCD,
+    DEFAULT_PG_BIN_DIR,
+    LOCAL_PG_VERSION,
+    LOOPBACK,
+    MAX_MEMBERS,
+    _yaml_dump,
+    credentials_from_model,
+    filter_parameters,
+    initdb_options,
+    member_limit,
+    member_names,
+    multi_host_dsn,
+    pg_hba_lines,
+    render_cluster,
+)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local.sql import (  # noqa: F401 (re-exported)
+    physical_slots,
+    slot_name,
+    spilo_bootstrap_roles,
+    sync_sql,
+)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.client import PatroniClient
 
 DEFAULT_STATE_ROOT = lay.DEFAULT_HOME
 DEFAULT_PATRONI = "/var/lib/pgfleet/venv/bin/patroni"
-DEFAULT_PG_BIN_DIR = "/usr/lib/postgresql/15/bin"
-DEFAULT_ETCD = "/usr/bin/etcd"
 DEFAULT_OS_USER = "postgres"
-LOCAL_PG_VERSION = "15"
-REST_USERNAME = "patroni"
 STATE_FORMAT = 1
-LOOPBACK = "127.0.0.1"
-# Parameters only a Spilo image understands; plain PostgreSQL lacks the modules behind them.
-SPILO_ONLY_PREFIXES = ("bg_mon.", "extwlist.")
-# The local target owns these: ports and sockets are per member, set by Patroni or by us.
-FORCED_PARAMETERS = ("listen_addresses", "port", "unix_socket_directories", "data_directory",
-                     "hba_file", "ident_file", "config_file")
-MAX_SOCKET_DIR = lay.MAX_SOCKET_DIR
 
 
-# The most members one local cluster may have, whatever the memory: each member is a Patroni
-# process, a PostgreSQL server and two loopback ports, and every replica streams from the leader.
-MAX_MEMBERS = 16
-# Memory one member needs besides shared_buffers: Patroni (~50 MB) and PostgreSQL's own processes.
-MEMBER_OVERHEAD_MB = 96
-DEFAULT_SHARED_BUFFERS_MB = 128
-
-
-class LocalClusterError(PgfleetError):
-    """The local cluster could not be brought up, inspected or torn down (context: cluster, member)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Model and SPILO_CONFIGURATION: the same functions as the Kubernetes path
-# ---------------------------------------------------------------------------------------------
-def model_from_manifest(cr, operator_config=None, existing_secrets=None):
-    """The model (``manifest.build_model``) and its ``SPILO_CONFIGURATION`` dict
-    (``spilo.spilo_configuration``) of a ``postgresql`` object: the Kubernetes path's rendering.
-
-    ``operator_config``: anything ``opconfig.load`` accepts (ConfigMap data, a whole ConfigMap,
-    typed values, None for the defaults). Raises ``ManifestErrors`` listing every problem.
-    """
-    model = build_model(cr, operator_config, existing_secrets=existing_secrets)
-    conf = spilo_configuration(model)
-    if isinstance(conf, str):
-        conf = json.loads(conf)
-    return model, conf
-
-
-def load_manifest_file(path):
-    """The ``postgresql`` object of a YAML file, read through the collection's safe loader
-    (size cap, UTF-8, duplicate keys and alias expansion refused). Raises ``ManifestError``."""
-    try:
-        from ansible_collections.pgfleet.postgres.plugins.module_utils.model.loader import load_file
-    except ImportError:  # pragma: no cover - the safe loader ships with the collection
-        load_file = None
-    if load_file is not None:
-        return load_file(path, what="manifest_file", kind="postgresql")
-    import yaml
-    try:
-        with open(path, "rb") as fh:
-            text = fh.read().decode("utf-8")
-        docs = [d for d in yaml.safe_load_all(text) if d]
-    except (IOError, OSError) as err:
-        raise ManifestError("manifest_file", "cannot read %s (%s)" % (path, err.strerror or err),
-                            "pass the path of a postgresql manifest") from None
-    except UnicodeDecodeError as err:
-        raise ManifestError("manifest_file", "%s is not UTF-8 text (byte %d)" % (path, err.start),
-                            "save the file as UTF-8") from None
-    except yaml.YAMLError as err:
-        raise ManifestError("manifest_file", "%s is not valid YAML (%s)" % (path, str(err)[:200]),
-                            "fix the YAML") from None
-    found = [d for d in docs if isinstance(d, dict) and str(d.get("kind", "")).lower() == "postgresql"]
-    if not found and len(docs) == 1 and isinstance(docs[0], dict):
-        found = docs
-    if not found:
-        raise ManifestError("manifest_file", "%s holds no postgresql object" % path,
-                            "pass a file with kind: postgresql (acid.zalan.do/v1)")
-    return found[0]
-
-
-def existing_secrets(state):
-    """``existing_secrets`` for ``build_model`` from a previous run's state (keeps passwords)."""
-    return dict(((state or {}).get("credentials") or {}).get("secrets") or {})
-
-
-# ---------------------------------------------------------------------------------------------
-# Pure rendering
-# ---------------------------------------------------------------------------------------------
-def _locale_key(name):
-    """``en_US.UTF-8`` and ``en_US.utf8`` are the same locale to ``locale -a``."""
-    name = (name or "").strip()
-    if "." not in name:
-        return name.lower()
-    base, codeset = name.split(".", 1)
-    return base.lower() + "." + codeset.lower().replace("-", "")
-
-
-def initdb_options(initdb, installed_locales):
-    """Copy Spilo's initdb list, replacing locales this machine lacks by C.UTF-8 (with a warning).
-
-    ``installed_locales`` is the output of ``locale -a`` as a list; ``None`` skips the check.
-    """
-    warnings = []
-    installed = None if installed_locales is None else set(_locale_key(x) for x in installed_locales)
-    out = []
-    for entry in initdb or []:
-        if isinstance(entry, dict):
-            entry = dict(entry)
-            for key in list(entry):
-                if key == "locale" or key.startswith("lc-"):
-                    value = str(entry[key])
-                    if installed is not None and _locale_key(value) not in installed \
-                            and value.upper() not in ("C", "POSIX"):
-                        warnings.append(
-                            "spec.patroni.initdb.%s: locale %s is not installed on this machine; the "
-                            "local cluster uses C.UTF-8 (install it, e.g. with locale-gen, to match "
-                            "Kubernetes)" % (key, value))
-                        entry[key] = "C.UTF-8"
-        out.append(entry)
-    return out, warnings
-
-
-def filter_parameters(params, where, known_gucs=None, available_libraries=None):
-    """Drop what plain PostgreSQL 15 on this machine cannot start with; return (kept, warnings).
-
-    Dropped with a warning: Spilo-only ``bg_mon.*``/``extwlist.*``, names the local target owns
-    (ports, sockets, files), names ``postgres --describe-config`` does not know (when
-    ``known_gucs`` is given; dotted custom names are kept), and ``shared_preload_libraries``
-    entries whose library is missing (when ``available_libraries`` is given).
-    """
-    kept, warnings = {}, []
-    for name in sorted(params or {}):
-        value = params[name]
-        field = "%s.%s" % (where, name)
-        if name.startswith(SPILO_ONLY_PREFIXES):
-            warnings.append("%s: Spilo-only parameter, dropped on the local target" % field)
-            continue
-        if name in FORCED_PARAMETERS:
-            warnings.append("%s: set by the local target itself, manifest value ignored" % field)
-            continue
-        if known_gucs is not None and "." not in name and name not in known_gucs:
-            warnings.append("%s: PostgreSQL %s here does not know this parameter, dropped on the local "
-                            "target" % (field, LOCAL_PG_VERSION))
-            continue
-        if name == "shared_preload_libraries" and available_libraries is not None:
-            libs = [x.strip().strip('"') for x in str(value).split(",") if x.strip()]
-            missing = [x for x in libs if x not in available_libraries]
-            if missing:
-                warnings.append("%s: librar%s %s not installed here, dropped on the local target"
-                                % (field, "y" if len(missing) == 1 else "ies", ", ".join(missing)))
-            libs = [x for x in libs if x not in missing]
-            if not libs:
-                continue
-            value = ",".join(libs)
-        kept[name] = value
-    return kept, warnings
-
-
-def pg_hba_lines(manifest_lines, superuser, replication_user):
-    """pg_hba for a member: the lines Patroni needs first, then the manifest's (or local defaults).
-
-    Patroni rewrites pg_hba.conf from its config, so replication (``replication_user``) and
-    pg_rewind (``superuser``) over loopback must be listed explicitly, ahead of any manifest line
-    that could reject them (``hostnossl all all all reject``).
-    """
-    warnings = []
-    lines = [
-        "local all all trust",
-        "local replication all trust",
-        "host replication %s 127.0.0.1/32 scram-sha-256" % replication_user,
-        "host all %s 127.0.0.1/32 scram-sha-256" % superuser,
-    ]
-    if manifest_lines:
-        for line in manifest_lines:
-            if str(line).split()[:1] == ["hostssl"]:
-                warnings.append("spec.patroni.pg_hba: %r cannot match on the local target (no TLS "
-                                "there)" % line)
-            lines.append(str(line))
-    else:
-        lines += ["host all all 127.0.0.1/32 scram-sha-256", "host all all ::1/128 scram-sha-256"]
-    return lines, warnings
-
-
-def credentials_from_model(model, previous=None):
-    """Superuser, replication and REST credentials, keeping ``previous`` ones (a rerun)."""
-    previous = previous or {}
-    config = model.get("config") or {}
-    superuser = config.get("super_username") or "postgres"
-    repl = config.get("replication_username") or "standby"
-    by_role = dict((s.get("role") or s.get("username"), s) for s in model.get("secrets") or [])
-    creds = {}
-    for key, role in (("superuser", superuser), ("replication", repl)):
-        secret = by_role.get(role)
-        if not secret or not secret.get("password"):
-            raise LocalClusterError("the model has no credential secret for the %s role %r; the local "
-                                    "target needs its password" % (key, role), cluster=model.get("name"))
-        creds[key] = {"username": secret["username"], "password": secret["password"]}
-    rest = previous.get("restapi") or {"username": REST_USERNAME, "password": generate_password()}
-    creds["restapi"] = dict(rest)
-    # etcd's users: root (ours only) and patroni (Patroni's DCS access, the /pgfleet/ prefix).
-    old_etcd = previous.get("etcd") or {}
-    creds["etcd"] = dict((key, dict(old_etcd.get(key) or {"username": user, "password": generate_password()}))
-                         for key, user in (("root", etcd_mod.ROOT_USER), ("patroni", etcd_mod.PATRONI_USER)))
-    creds["secrets"] = dict((s["name"], {"username": s["username"], "password": s["password"]})
-                            for s in model.get("secrets") or [] if s.get("password"))
-    return creds
-
-
-def _megabytes(value, default):
-    """shared_buffers as MB (``"512MB"``, ``"1GB"``, ``"16384"`` in 8 kB pages); ``default`` if unreadable."""
-    text = str(value if value is not None else "").strip()
-    units = (("TB", 1024 * 1024), ("GB", 1024), ("MB", 1), ("kB", 1.0 / 1024))
-    for unit, factor in units:
-        if text.endswith(unit) and text[:-len(unit)].strip().isdigit():
-            return int(text[:-len(unit)]) * factor
-    return int(text) * 8.0 / 1024 if text.isdigit() else default
-
-
-def member_limit(instances, parameters=None, mem_available_mb=None):
-    """Refuse more members than this machine can run, before anything is allocated.
-
-    ``mem_available_mb``: MemAvailable from /proc/meminfo (None: only the fixed bound applies).
-    Returns the limit; raises ``ManifestError`` naming it and why.
-    """
-    limit, why = MAX_MEMBERS, "the local target runs at most %d members per cluster" % MAX_MEMBERS
-    if mem_available_mb is not None:
-        per_member = MEMBER_OVERHEAD_MB + _megabytes((parameters or {}).get("shared_buffers"),
-                                                     DEFAULT_SHARED_BUFFERS_MB)
-        fit = max(1, int(mem_available_mb // per_member))
-        if fit < limit:
-            limit = fit
-            why = ("each member needs about %d MB (shared_buffers plus %d MB for Patroni and PostgreSQL's "
-                   "processes) and this machine has %d MB available" % (per_member, MEMBER_OVERHEAD_MB,
-                                                                        mem_available_mb))
-    if instances > limit:
-        shown = str(instances) if len(str(instances)) <= 12 else str(instances)[:12] + "..."
-        raise ManifestError("spec.numberOfInstances", "%s members asked; this machine can run at most %d (%s)"
-                            % (shown, limit, why), "lower numberOfInstances to %d or less" % limit)
-    return limit
-
-
-def mem_available_mb():
-    """MemAvailable of this machine in MB, or None when /proc/meminfo does not say."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) // 1024
-    except (IOError, OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def member_names(cluster, count):
-    return ["%s-%d" % (cluster, i) for i in range(count)]
-
-
-def render_cluster(model, spilo_conf, layout, credentials, facts=None):
-    """Render every member's patroni.yml (as dicts) and the etcd command line. Pure.
-
-    ``layout``: ``{"state_dir", "socket_dir", "etcd": {"client_port", "peer_port"},
-    "members": {name: {"pg_port", "api_port"}}}``.
-    ``facts`` (all optional): ``locales`` (``locale -a``), ``gucs`` (known parameter names),
-    ``libraries`` (library names in pkglibdir), ``pg_bin_dir``, ``etcd_bin``.
-    Returns ``{"members": {name: config}, "etcd": argv, "warnings": [...]}``.
-    """
-    facts = facts or {}
-    warnings = []
-    name = model["name"]
-    spilo_pg = spilo_conf.get("postgresql") or {}
-    bootstrap = spilo_conf.get("bootstrap") or {}
-    pg_version = str(model.get("pg_version") or "")
-    if pg_version and pg_version != LOCAL_PG_VERSION:
-        warnings.append("spec.postgresql.version: %s requested; the local target runs PostgreSQL %s"
-                        % (pg_version, LOCAL_PG_VERSION))
-
-    log_statement = str((spilo_pg.get("parameters") or {}).get("log_statement")
-                        or ((bootstrap.get("dcs") or {}).get("postgresql") or {}).get("parameters", {}).get(
-                            "log_statement") or "").strip().lower()
-    if log_statement in ("all", "ddl", "mod"):
-        warnings.append("spec.postgresql.parameters.log_statement: %s writes every role statement of the role sync "
-                        "to the server log, SCRAM password verifiers included (ALTER ROLE ... PASSWORD); keep the "
-                        "logs private or use log_statement: none" % log_statement)
-
-    local_params, w = filter_parameters(spilo_pg.get("parameters"), "spec.postgresql.parameters",
-                                        facts.get("gucs"), facts.get("libraries"))
-    warnings += w
-    local_params["unix_socket_directories"] = layout["socket_dir"]
-
-    dcs = copy.deepcopy(bootstrap.get("dcs") or {})
-    dcs_pg = dcs.setdefault("postgresql", {})
-    dyn, w = filter_parameters(dcs_pg.get("parameters"), "spec.postgresql.parameters",
-                               facts.get("gucs"), facts.get("libraries"))
-    warnings += w
-    dcs_pg["parameters"] = dyn
-    dcs_pg.setdefault("use_pg_rewind", True)
-    dcs_pg.setdefault("use_slots", True)
-    dyn.setdefault("wal_log_hints", "on")
-
-    initdb, w = initdb_options(bootstrap.get("initdb"), facts.get("locales"))
-    warnings += w
-
-    superuser = credentials["superuser"]["username"]
-    repl_user = credentials["replication"]["username"]
-    hba, w = pg_hba_lines(spilo_pg.get("pg_hba"), superuser, repl_user)
-    warnings += w
-
-    members = {}
-    for member, ports in sorted(layout["members"].items()):
-        mdir = os.path.join(layout["state_dir"], member)
-        members[member] = {
-            "scope": name,
-            "namespace": "/pgfleet/",
-            "name": member,
-            "log": {"level": "INFO"},
-            "restapi": {
-                "listen": "%s:%d" % (LOOPBACK, ports["api_port"]),
-                "connect_address": "%s:%d" % (LOOPBACK, ports["api_port"]),
-                "authentication": dict(credentials["restapi"]),
-            },
-            "ctl": {"authentication": dict(credentials["restapi"])},
-            "etcd3": etcd_mod.patroni_section(layout["etcd"]["client_port"], credentials["etcd"]),
-            "bootstrap": {"dcs": copy.deepcopy(dcs), "initdb": copy.deepcopy(initdb)},
-            "postgresql": {
-                "listen": "%s:%d" % (LOOPBACK, ports["pg_port"]),
-                "connect_address": "%s:%d" % (LOOPBACK, ports["pg_port"]),
-                "data_dir": os.path.join(mdir, "data"),
-                "bin_dir": facts.get("pg_bin_dir") or DEFAULT_PG_BIN_DIR,
-                "pgpass": os.path.join(mdir, "pgpass"),
-                "authentication": {
-                    "superuser": dict(credentials["superuser"]),
-                    "replication": dict(credentials["replication"]),
-                    "rewind": dict(credentials["superuser"]),
-                },
-                "parameters": dict(local_params),
-                "pg_hba": list(hba),
-                # A new replica must not wait for a spread checkpoint (minutes) on the leader.
-                "basebackup": [{"checkpoint": "fast"}],
-            },
-            "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False},
-        }
-    etcd = etcd_mod.argv(facts.get("etcd_bin") or DEFAULT_ETCD, name, etcd_mod.data_dir(layout["state_dir"]),
-                         layout["etcd"]["client_port"], layout["etcd"]["peer_port"])
-    # Both the parameters the manifest wanted and what we made of them, once each.
-    seen, unique = set(), []
-    for w in warnings:
-        if w not in seen:
-            seen.add(w)
-            unique.append(w)
-    return {"members": members, "etcd": etcd, "warnings": unique}
-
-
-def multi_host_dsn(ports, user, dbname="postgres", extra=None):
-    """A libpq keyword/value string over every member, ``target_session_attrs=read-write``.
-
-    Never contains a password (pass it separately or through PGPASSWORD).
-    """
-    parts = ["host=%s" % ",".join([LOOPBACK] * len(ports)),
-             "port=%s" % ",".join(str(p) for p in ports),
-             "user=%s" % user, "dbname=%s" % dbname,
-             "target_session_attrs=read-write", "connect_timeout=3"]
-    for key, value in sorted((extra or {}).items()):
-        parts.append("%s=%s" % (key, value))
-    return " ".join(parts)
-
-
-# ---------------------------------------------------------------------------------------------
-# Pure: member table from Patroni answers
-# ---------------------------------------------------------------------------------------------
-def _is_leader(answer):
-    return (answer or {}).get("role") in ("primary", "master", "standby_leader")
-
-
-def _is_streaming(answer):
-    answer = answer or {}
-    return answer.get("role") == "replica" and answer.get("state") in ("running", "streaming") and (
-        answer.get("state") == "streaming" or answer.get("replication_state") == "streaming")
-
-
-def member_row(member, answer, leader_location=None, sync_names=()):
-    """One row of the member table from that member's own ``GET /patroni`` (None: unreachable).
-
-    ``sync_names``: members the leader's ``replication`` list shows as ``sync``/``quorum``.
-    """
-    if answer is None:
-        return {"member": member, "role": "unknown", "state": "unreachable", "lag": None,
-                "timeline": None, "pending_restart": None, "pending_restart_reason": None}
-    xlog = answer.get("xlog") or {}
-    role = answer.get("role")
-    lag = None
-    if _is_leader(answer):
-        role = "leader" if role != "standby_leader" else role
-        lag = 0
-    elif leader_location is not None:
-        pos = max(xlog.get("received_location") or 0, xlog.get("replayed_location") or 0)
-        lag = max(0, leader_location - pos)
-    if role == "replica" and (answer.get("sync_standby") or member in sync_names):
-        role = "sync_standby"
-    state = answer.get("state")
-    if state == "running" and answer.get("replication_state"):
-        state = answer["replication_state"]
-    return {"member": member, "role": role, "state": state, "lag": lag,
-            "timeline": answer.get("timeline"),
-            "pending_restart": bool(answer.get("pending_restart")),
-            "pending_restart_reason": answer.get("pending_restart_reason")}
-
-
-def member_rows(answers):
-    """Rows for ``{member: answer-or-None}``, lag measured against the leader's WAL position."""
-    leader_location = None
-    sync_names = set()
-    for answer in answers.values():
-        if _is_leader(answer):
-            leader_location = (answer.get("xlog") or {}).get("location")
-            for rep in answer.get("replication") or []:
-                if rep.get("sync_state") in ("sync", "quorum"):
-                    sync_names.add(rep.get("application_name"))
-    return [member_row(m, answers[m], leader_location, sync_names) for m in sorted(answers)]
-
-
-def health(answers, expected):
-    """``(healthy, leader, problems)``: healthy is 1 leader + ``expected``-1 streaming replicas."""
-    leaders = [m for m, a in answers.items() if _is_leader(a) and a.get("state") == "running"]
-    problems = []
-    if len(answers) != expected:
-        problems.append("%d members answer, %d expected" % (len(answers), expected))
-    if len(leaders) != 1:
-        problems.append("%d leaders running" % len(leaders))
-    for member in sorted(answers):
-        answer = answers[member]
-        if member in leaders:
-            continue
-        if answer is None:
-            problems.append("%s: REST API unreachable" % member)
-        elif not _is_streaming(answer):
-            problems.append("%s: role %s, state %s" % (
-                member, answer.get("role"), answer.get("replication_state") or answer.get("state")))
-    return (not problems, leaders[0] if len(leaders) == 1 else None, problems)
-
-
-def format_table(rows):
-    """The member table as lines of text (for ``debug`` output and logs)."""
-    head = ("Member", "Role", "State", "Lag (bytes)", "TL", "Pending restart")
-    data = [head]
-    for r in rows:
-        pending = "-" if r["pending_restart"] is None else ("yes" if r["pending_restart"] else "no")
-        if r["pending_restart"] and r.get("pending_restart_reason"):
-            pending += " (%s)" % ", ".join(sorted(r["pending_restart_reason"]))
-        data.append((r["member"], r["role"] or "-", r["state"] or "-",
-                     "-" if r["lag"] is None else str(r["lag"]),
-                     "-" if r["timeline"] is None else str(r["timeline"]), pending))
-    widths = [max(len(row[i]) for row in data) for i in range(len(head))]
-    lines = []
-    for row in data:
-        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return lines
-
-
-# ---------------------------------------------------------------------------------------------
-# Roles and databases (what the operator does after the pods are up)
-# ---------------------------------------------------------------------------------------------
-def spilo_bootstrap_roles(model):
-    """Roles that Spilo's post-init script creates and the model refers to without managing them.
-
-    Plain PostgreSQL has no such script: the team admin role (``team_admin_role``, ``admin``),
-    which manifest users get ``ADMIN`` to, is created here as a NOLOGIN role with CREATEDB.
-    """
-    names = set(r["name"] for r in model.get("roles") or [])
-    needed = set()
-    for role in model.get("roles") or []:
-        if role.get("admin") and role["admin"] not in names:
-            needed.add(role["admin"])
-    return [{"name": name, "origin": "system", "flags": ["CREATEDB"], "member_of": [], "admin": None,
-             "parameters": {}, "password": None, "secret": None, "is_db_owner": False} for name in sorted(needed)]
-
-
-def sync_sql(model, credentials, pg_port, check_mode=False):
-    """Converge the model's roles (passwords from their secrets), databases and prepared databases.
-
-    The same module_utils as ``postgresql_role_sync``/``postgresql_database_sync``, against the
-    leader on loopback. Returns ``{"changed", "roles": [...actions], "databases": [...actions],
-    "warnings"}``; no password or verifier is in it.
-    """
-    from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.dbsync import sync_databases
-    from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.rolesync import sync_roles
-
-    params = {"login_host": LOOPBACK, "login_port": int(pg_port),
-              "login_user": credentials["superuser"]["username"],
-              "login_password": credentials["superuser"]["password"], "login_db": "postgres",
-              "ssl_mode": "disable", "connect_timeout": 10}
-    encryption = ((model.get("spec") or {}).get("postgresql") or {}).get("parameters", {}).get(
-        "password_encryption") or "scram-sha-256"
-    desired = spilo_bootstrap_roles(model) + copy.deepcopy(model.get("roles") or [])
-    roles = sync_roles(params, desired, check_mode=check_mode, password_encryption=encryption)
-    dbs = sync_databases(params, dict(model.get("databases") or {}),
-                         copy.deepcopy(model.get("prepared_databases") or []), check_mode=check_mode)
-    return {"changed": bool(roles["changed"] or dbs["changed"]), "roles": roles["actions"],
-            "databases": dbs["actions"], "warnings": list(roles["warnings"]) + list(dbs["warnings"])}
-
-
-# ---------------------------------------------------------------------------------------------
-# Host facts and process helpers
-# ---------------------------------------------------------------------------------------------
-def host_facts(pg_bin_dir=DEFAULT_PG_BIN_DIR, etcd_bin=DEFAULT_ETCD):
-    """What this machine offers: installed locales, parameters PostgreSQL knows, libraries."""
-    facts = {"pg_bin_dir": pg_bin_dir, "etcd_bin": etcd_bin, "locales": None, "gucs": None,
-             "libraries": None, "mem_available_mb": mem_available_mb()}
-    try:
-        out = subprocess.run(["locale", "-a"], capture_output=True, text=True, timeout=10, check=False)
-        if out.returncode == 0:
-            facts["locales"] = [x for x in out.stdout.splitlines() if x.strip()]
-    except OSError:
-        pass
-    postgres = os.path.join(pg_bin_dir, "postgres")
-    try:
-        out = subprocess.run([postgres, "--describe-config"], capture_output=True, text=True,
-                             timeout=30, check=False)
-        if out.returncode == 0:
-            facts["gucs"] = set(line.split("\t", 1)[0] for line in out.stdout.splitlines() if line)
-    except OSError:
-        pass
-    try:
-        out = subprocess.run([os.path.join(pg_bin_dir, "pg_config"), "--pkglibdir"],
-                             capture_output=True, text=True, timeout=10, check=False)
-        libdir = out.stdout.strip() if out.returncode == 0 else ""
-    except OSError:
-        libdir = ""
-    if not libdir:
-        libdir = os.path.join(os.path.dirname(pg_bin_dir.rstrip("/")), "lib")
-    if os.path.isdir(libdir):
-        facts["libraries"] = set(f[:-3] for f in os.listdir(libdir) if f.endswith(".so"))
-    return facts
-
-
-def free_ports(count, taken=()):
-    """``count`` distinct free TCP ports on loopback (bind to port 0), avoiding ``taken``."""
-    ports, socks = [], []
-    try:
-        while len(ports) < count:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((LOOPBACK, 0))
-            socks.append(s)
-            port = s.getsockname()[1]
-            if port not in taken and port not in ports:
-                ports.append(port)
-    finally:
-        for s in socks:
-            s.close()
-    return ports
-
-
-def _port_busy(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((LOOPBACK, port))
-        return False
-    except OSError:
-        return True
-    finally:
-        s.close()
-
-
-def unreachable_ancestor(path, user):
-    """The first existing ancestor of ``path`` that ``user`` (a pwd entry) cannot traverse, or None."""
-    groups = set([user.pw_gid])
-    try:
-        import grp
-        groups.update(g.gr_gid for g in grp.getgrall() if user.pw_name in g.gr_mem)
-    except ImportError:  # pragma: no cover
-        pass
-    current = os.path.dirname(os.path.abspath(path))
-    chain = []
-    while True:
-        chain.append(current)
-        parent = os.path.dirname(current)
-        if parent == current:
-            break
-        current = parent
-    for directory in reversed(chain):
-        try:
-            st = os.stat(directory)
-        except OSError:
-            return None  # does not exist yet: it will be created by us (0755)
-        if user.pw_uid == 0:
-            continue
-        if st.st_uid == user.pw_uid:
-            ok = st.st_mode & 0o100
-        elif st.st_gid in groups:
-            ok = st.st_mode & 0o010
-        else:
-            ok = st.st_mode & 0o001
-        if not ok:
-            return directory
-    return None
-
-
-def _cmdline(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as fh:
-            return fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
-    except (IOError, OSError):
-        return None
-
-
-def pid_alive(pid, marker=None):
-    """True if ``pid`` runs (not a zombie) and, when given, its command line contains ``marker``."""
-    if not pid:
-        return False
-    try:
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own exited child
-    except (ChildProcessError, OSError):
-        pass
-    try:
-        with open("/proc/%d/stat" % pid) as fh:
-            state = fh.read().rsplit(")", 1)[1].split()[0]
-    except (IOError, OSError, IndexError):
-        return False
-    if state in ("Z", "X"):
-        return False
-    if marker is not None:
-        cmd = _cmdline(pid)
-        return cmd is not None and marker in cmd
-    return True
-
-
-def stop_pid(pid, marker, timeout=30.0, sig=signal.SIGTERM, kill_sig=signal.SIGKILL, send=True):
-    """Signal ``pid`` (only if it is still the process we started), wait, then kill after timeout.
-
-    ``send=False``: the signal was already sent, only wait (and kill after ``timeout``).
-    Returns ``"not running"``, ``"stopped"`` or ``"killed"``.
-    """
-    if not pid_alive(pid, marker):
-        return "not running"
-    try:
-        if send:
-            os.kill(pid, sig)
-    except ProcessLookupError:
-        return "stopped"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not pid_alive(pid, marker):
-            return "stopped"
-        time.sleep(0.1)
-    try:
-        os.kill(pid, kill_sig)
-    except ProcessLookupError:
-        return "stopped"
-    deadline = time.monotonic() + 10
-    while pid_alive(pid, marker) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return "killed"
-
-
-def postmaster_pid(data_dir):
-    """PID of the postmaster recorded in ``data_dir/postmaster.pid``, if it still runs there."""
-    try:
-        with open(os.path.join(data_dir, "postmaster.pid")) as fh:
-            pid = int(fh.readline().strip())
-    except (IOError, OSError, ValueError):
-        return None
-    return pid if pid_alive(pid, data_dir) else None
-
-
-def _argv(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as fh:
-            return [a.decode("utf-8", "replace") for a in fh.read().split(b"\0") if a]
-    except (IOError, OSError):
-        return []
-
-
-def _uid(pid):
-    try:
-        with open("/proc/%d/status" % pid) as fh:
-            for line in fh:
-                if line.startswith("Uid:"):
-                    return int(line.split()[1])
-    except (IOError, OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def processes_using(path, uid=None):
-    """PIDs (of ``uid``, when given) with an argument inside ``path``: a check after teardown.
-
-    Only whole arguments count (``/x/m0/patroni.yml``, ``-D /x/m0/data``), so a controller
-    command line such as ``-e state_dir=/x`` is not taken for a service. Never used to kill.
-    """
-    path = path.rstrip("/")
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        pid = int(entry)
-        if uid is not None and _uid(pid) != uid:
-            continue
-        args = _argv(pid)
-        if any(a == path or a.startswith(path + "/") for a in args) and pid_alive(pid):
-            found.append(pid)
-    return sorted(found)
-
-
-def http_json(url, method="GET", body=None, auth=None, timeout=2.0):
-    """Minimal JSON over HTTP for the harness; returns ``(status, parsed-or-text)``."""
-    data = None if body is None else json.dumps(body)
-    headers = {"Content-Type": "application/json"} if data is not None else {}
-    if auth:
-        headers["Authorization"] = "Basic " + base64.b64encode(("%s:%s" % auth).encode()).decode()
-    try:
-        resp = open_url(url, data=data, method=method, headers=headers, timeout=timeout,
-                        validate_certs=False, follow_redirects="none", use_proxy=False)
-        status, raw = resp.status, resp.read()
-    except HTTPError as err:
-        status, raw = err.code, err.read()
-    text = raw.decode("utf-8", "replace")
-    try:
-        return status, json.loads(text)
-    except ValueError:
-        return status, text
-
-
-def patroni_state(api_url, timeout=2.0):
-    """A member's own ``GET /patroni`` answer, or None when its REST API does not answer."""
-    try:
-        answer = http_json(api_url.rstrip("/") + "/patroni", timeout=timeout)[1]
-    except (URLError, OSError, ValueError, UrlsConnectionError):
-        return None
-    return answer if isinstance(answer, dict) else None
-
-
-def _tail(path, lines=15):
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - 8192))
-            return fh.read().decode("utf-8", "replace").splitlines()[-lines:]
-    except (IOError, OSError):
-        return []
-
-
-def _yaml_dump(data):
-    try:
-        import yaml
-        return yaml.safe_dump(data, default_flow_style=False, sort_keys=True)
-    except ImportError:  # pragma: no cover - JSON is valid YAML
-        return json.dumps(data, indent=2, sort_keys=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# The cluster on this machine
-# ---------------------------------------------------------------------------------------------
 class LocalCluster(object):
     """One local cluster, identified by its state dir. Methods plan, act and read state.
 
@@ -904,21 +193,7 @@ class LocalCluster(object):
 
     # --- processes ----------------------------------------------------------------------------
     def _spawn(self, argv, log_path, cwd):
-        env = {"PATH": "%s:/usr/local/bin:/usr/bin:/bin" % self.pg_bin_dir,
-               "HOME": self.user.pw_dir, "USER": self.user.pw_name, "LOGNAME": self.user.pw_name,
-               "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
-        kwargs = {}
-        if os.geteuid() == 0:
-            # Popen switches user in the child before exec: the recorded PID is the service itself.
-            kwargs = {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
-        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            self._own(log_path)
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, cwd=cwd,
-                                    env=env, close_fds=True, start_new_session=True, **kwargs)
-        finally:
-            os.close(fd)
-        return proc.pid
+        return spawn(argv, log_path, cwd, self.user, [self.pg_bin_dir])
 
     def _wait_etcd(self, port, pid, timeout):
         try:
@@ -1099,9 +374,17 @@ class LocalCluster(object):
             elif action == "reload":
                 os.kill(info["pid"], signal.SIGHUP)
             self.save_state(state)
-        result = {"changed": bool(plan["actions"]), "actions": plan["actions"]}
+        result = {"changed": bool(plan["actions"]), "actions": plan["actions"], "warnings": []}
         if wait:
             result["members"] = self.wait_healthy(timeout, state=state)
+            leader = next((r["member"] for r in result["members"] if r["role"] in ("leader", "standby_leader")), None)
+            if removed and leader:
+                left, why = self.drop_member_slots(state, removed, leader, timeout=timeout)
+                if left:
+                    result["warnings"].append(
+                        "the leader %s still has the replication slots %s of the removed members (%s); they hold "
+                        "WAL: drop them with SELECT pg_drop_replication_slot(name)" % (
+                            leader, ", ".join(left), why or "Patroni did not drop them in time"))
         return result
 
     def _start_member(self, member, info):
@@ -1118,18 +401,55 @@ class LocalCluster(object):
         info["pid"] = self._spawn([self.patroni_bin, info["config"]], info["log"],
                                   os.path.dirname(info["config"]))
 
+    def client(self, state, member, creds=None):
+        """The collection's Patroni REST client on ``member``'s API, with the REST credentials."""
+        rest = (creds or state["credentials"])["restapi"]
+        client = PatroniClient(state["members"][member]["api_url"], username=rest["username"],
+                               password=rest["password"], validate_certs=False, timeout=5.0, retries=1)
+        client.seeds = [client.api_url] + [i["api_url"] for m, i in sorted(state["members"].items()) if m != member]
+        return client
+
     def _move_leader_away(self, state, removed, creds):
         keep = sorted(set(state["members"]) - set(removed))
         answers = self.answers(state)
         leader = next((m for m, a in answers.items() if _is_leader(a)), None)
         if leader not in removed or not keep:
             return
-        url = state["members"][leader]["api_url"] + "/switchover"
-        auth = (creds["restapi"]["username"], creds["restapi"]["password"])
-        status, answer = http_json(url, "POST", {"leader": leader, "candidate": keep[0]}, auth, timeout=30)
-        if status != 200:
+        resp = self.client(state, leader, creds).switchover(leader, keep[0], timeout=30)
+        if resp.status != 200:
             raise LocalClusterError("could not move the leader from %s to %s before scaling down: HTTP %s %s"
-                                    % (leader, keep[0], status, answer), cluster=self.name, member=leader)
+                                    % (leader, keep[0], resp.status, resp.answer), cluster=self.name, member=leader)
+
+    def drop_member_slots(self, state, removed, leader, timeout=120.0, interval=0.5):
+        """After a scale-down, have the leader drop the removed members' replication slots.
+
+        Patroni keeps the slot of a member that left for ``member_slots_ttl`` (30 minutes by
+        default), holding WAL for a member we removed on purpose. We set it to 0 until the slots
+        are gone, then put the previous value back. Returns the slots still there (a warning).
+        """
+        wanted = set(slot_name(m) for m in removed)
+        creds = state["credentials"]
+        port = state["members"][leader]["pg_port"]
+        client = self.client(state, leader)
+        try:
+            previous = client.get_config().get("member_slots_ttl")
+            client.patch_config({"member_slots_ttl": 0})
+        except PatroniError as err:
+            return sorted(wanted), "could not change member_slots_ttl: %s" % err.msg
+        left = sorted(wanted)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                left = sorted(wanted & set(physical_slots(creds, port)))
+                if not left or time.monotonic() > deadline:
+                    break
+                time.sleep(interval)
+        finally:
+            try:
+                client.patch_config({"member_slots_ttl": previous})
+            except PatroniError:
+                pass
+        return left, None
 
     # --- members one by one (used by tests: fault injection) ---------------------------------
     def start_member(self, member, state=None):
@@ -1160,8 +480,7 @@ class LocalCluster(object):
 
     # --- reading ------------------------------------------------------------------------------
     def answers(self, state=None, timeout=2.0):
-        state = state or self.load_state() or {}
-        return dict((m, patroni_state(i["api_url"], timeout)) for m, i in (state.get("members") or {}).items())
+        return answers(state or self.load_state() or {}, timeout)
 
     def status(self, state=None):
         state = state or self.load_state()

@@ -35,7 +35,11 @@ MAX_SOCKET_DIR = 90
 SOCKET_PREFIX = "/tmp/.pgfleet-"
 
 
-class LayoutError(PgfleetError):
+class LocalClusterError(PgfleetError):
+    """The local cluster could not be brought up, inspected or torn down (context: cluster, member)."""
+
+
+class LayoutError(LocalClusterError):
     """A name or a path the local target refuses; nothing was written or removed."""
 
 

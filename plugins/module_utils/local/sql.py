@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgfleet maintainers
+# Apache License 2.0 (see LICENSE)
+"""Roles and databases of a local cluster: what the operator does on the leader once the pods are up,
+with the same code as the ``postgresql_role_sync`` and ``postgresql_database_sync`` modules."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+LOOPBACK = "127.0.0.1"
+
+
+def spilo_bootstrap_roles(model):
+    """Roles that Spilo's post-init script creates and the model refers to without managing them.
+
+    Plain PostgreSQL has no such script: the team admin role (``team_admin_role``, ``admin``),
+    which manifest users get ``ADMIN`` to, is created here as a NOLOGIN role with CREATEDB.
+    """
+    names = set(r["name"] for r in model.get("roles") or [])
+    needed = set()
+    for role in model.get("roles") or []:
+        if role.get("admin") and role["admin"] not in names:
+            needed.add(role["admin"])
+    return [{"name": name, "origin": "system", "flags": ["CREATEDB"], "member_of": [], "admin": None,
+             "parameters": {}, "password": None, "secret": None, "is_db_owner": False} for name in sorted(needed)]
+
+
+def sync_sql(model, credentials, pg_port, check_mode=False):
+    """Converge the model's roles (passwords from their secrets), databases and prepared databases.
+
+    The same module_utils as ``postgresql_role_sync``/``postgresql_database_sync``, against the
+    leader on loopback. Returns ``{"changed", "roles": [...actions], "databases": [...actions],
+    "warnings"}``; no password or verifier is in it.
+    """
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.dbsync import sync_databases
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.rolesync import sync_roles
+
+    params = {"login_host": LOOPBACK, "login_port": int(pg_port),
+              "login_user": credentials["superuser"]["username"],
+              "login_password": credentials["superuser"]["password"], "login_db": "postgres",
+              "ssl_mode": "disable", "connect_timeout": 10}
+    encryption = ((model.get("spec") or {}).get("postgresql") or {}).get("parameters", {}).get(
+        "password_encryption") or "scram-sha-256"
+    desired = spilo_bootstrap_roles(model) + copy.deepcopy(model.get("roles") or [])
+    roles = sync_roles(params, desired, check_mode=check_mode, password_encryption=encryption)
+    dbs = sync_databases(params, dict(model.get("databases") or {}),
+                         copy.deepcopy(model.get("prepared_databases") or []), check_mode=check_mode)
+    return {"changed": bool(roles["changed"] or dbs["changed"]), "roles": roles["actions"],
+            "databases": dbs["actions"], "warnings": list(roles["warnings"]) + list(dbs["warnings"])}
+
+
+def slot_name(member):
+    """The physical replication slot Patroni keeps on the leader for ``member``."""
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in member.lower())
+
+
+def physical_slots(credentials, pg_port):
+    """Names of the physical replication slots on the server at ``pg_port`` (as the superuser)."""
+    import psycopg
+
+    su = credentials["superuser"]
+    with psycopg.connect(host=LOOPBACK, port=int(pg_port), user=su["username"], password=su["password"],
+                         dbname="postgres", sslmode="disable", connect_timeout=5) as conn:
+        rows = conn.execute("SELECT slot_name FROM pg_replication_slots WHERE slot_type = 'physical'").fetchall()
+    return sorted(r[0] for r in rows)
