@@ -32,8 +32,9 @@ for path in (os.path.join(REPO, ".collections"), os.path.join(REPO, "tests", "sy
     if path not in sys.path:
         sys.path.insert(0, path)
 
+from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PatroniError  # noqa: E402
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc  # noqa: E402
-from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import client as pu  # noqa: E402
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.client import PatroniClient  # noqa: E402
 from writer import Writer  # noqa: E402
 
 from conftest import ClusterHandle, manifest_for  # noqa: E402  (the system-test harness)
@@ -93,9 +94,9 @@ def patronictl(cluster, *argv, timeout=300):
 def dcs_agrees(cluster):
     """The DCS view (GET /cluster) shows the live leader and every replica streaming."""
     try:
-        client = pu.PatroniClient(cluster.api_urls[cluster.members[0]], timeout=2)
+        client = PatroniClient(cluster.api_urls[cluster.members[0]], timeout=2)
         state = client.read_state(with_config=False)
-    except pu.PatroniError:
+    except PatroniError:
         return False
     dcs_leaders = [m.name for m in state.members if m.dcs_role == "leader"]
     return (state.leader is not None and dcs_leaders == [state.leader]
