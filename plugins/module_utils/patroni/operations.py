@@ -7,6 +7,9 @@ Each one reads the cluster through ``PatroniClient``, decides with the pure func
 and dynconfig.py, sends requests, and confirms the outcome on the members themselves. Each keeps
 ``actions`` (what was sent or, in check mode, what would be) so that a failure half-way can report
 what it did. docs/design/patroni.md describes the order of steps and why.
+
+About 620 lines, on purpose: the rolling restart runs the switchover and both share ``Operation``
+and the confirmation helpers; apart, each file would need the other's internals.
 """
 
 from __future__ import absolute_import, division, print_function
