@@ -185,8 +185,8 @@ error:
   returned: always
   type: str
 events:
-  description: What changed, one entry per event the Kubernetes reconcile records - C(reason), C(type), C(message).
-    Empty when nothing changed.
+  description: The C(PatroniConfig) event for the Kubernetes reconcile (C(reason), C(type), C(message) naming the
+    changed paths) when something changed, else empty.
   returned: always
   type: list
   elements: dict

@@ -198,8 +198,8 @@ restarted:
   elements: str
   sample: [acid-minimal-cluster-1, acid-minimal-cluster-0]
 events:
-  description: What changed, one entry per event the Kubernetes reconcile records - C(reason), C(type), C(message).
-    Empty when nothing changed.
+  description: The C(Restart) event for the Kubernetes reconcile (C(reason), C(type), C(message) naming the restarted
+    members) when a member was restarted, else empty.
   returned: always
   type: list
   elements: dict
