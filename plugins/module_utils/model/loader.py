@@ -200,7 +200,7 @@ def _plain(value):
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, str):
-        return str(value)
+        return str.__str__(value)
     if isinstance(value, (int, float)):
         return value
     # dates, timestamps and binary become their text (a manifest has no such types)
