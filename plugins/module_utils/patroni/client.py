@@ -114,7 +114,6 @@ class PatroniClient(object):
         self.monotonic = monotonic or time.monotonic
         self.seeds = [self.api_url]
         self.members = {}  # name -> api base URL, refreshed by every GET /cluster
-        self.requests = []  # (method, url, status) of every request, for tests and debugging
 
     # --- transport ----------------------------------------------------------------------------
     def _once(self, method, url, body, timeout):
@@ -141,7 +140,6 @@ class PatroniClient(object):
             status = err.code
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
-        self.requests.append((method, url, status))
         return Response(status, text, url, method)
 
     def request(self, method, url, body=None, timeout=None, retries=None):
@@ -159,7 +157,6 @@ class PatroniClient(object):
             except (URLError, socket.timeout, OSError, ValueError) as err:
                 # ValueError: http.client raises it for some malformed answers; treat as no answer.
                 reason = getattr(err, "reason", err)
-                self.requests.append((method, url, None))
                 if attempt >= retries or not (idempotent or _refused(err)):
                     raise Unreachable("%s %s got no answer: %s" % (method, url, reason), url=url, method=method,
                                       reason=str(reason)) from err
