@@ -41,10 +41,6 @@ class Response(object):
         self.method = method
 
     @property
-    def ok(self):
-        return 200 <= self.status < 300
-
-    @property
     def data(self):
         try:
             return json.loads(self.text)
