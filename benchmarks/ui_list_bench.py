@@ -43,7 +43,7 @@ def cluster(i):
 def timed(func, runs=RUNS):
     func()  # warm-up
     out = []
-    for _ in range(runs):
+    for _run in range(runs):
         t = time.perf_counter()
         func()
         out.append((time.perf_counter() - t) * 1000)
@@ -77,7 +77,7 @@ def main():
     rows = page.text.count('<tr data-name="acid-bench-')
     print("cluster list: HTTP %d, %d rows, %d KiB of HTML" % (page.status_code, rows, len(page.content) // 1024))
     api = Kube(target, target.token)
-    show("API list of %d postgresqls (no console)" % CLUSTERS, timed(lambda: api.list_clusters()))
+    show("API list of %d postgresqls (no console)" % CLUSTERS, timed(api.list_clusters))
     show("GET /k8s (list of %d clusters, whole page)" % CLUSTERS, timed(lambda: s.get(base + "/k8s", timeout=30)))
     show("GET /k8s/<ns>/<name> (one cluster page)", timed(lambda: s.get(base + "/k8s/team-1/acid-bench-001", timeout=30)))
     show("GET /k8s/<ns>/<name>/progress.json", timed(lambda: s.get(base + "/k8s/team-1/acid-bench-001/progress.json",

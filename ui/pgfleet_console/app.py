@@ -29,6 +29,8 @@ from .monitor import BgMonSampler, LocalSampler
 
 SESSION_COOKIE = "pgfleet_console_sid"
 SESSION_IDLE = 8 * 3600
+MAX_SESSIONS = 5000
+MAX_SAMPLERS = 200
 MAX_BODY = 512 * 1024
 
 
@@ -53,6 +55,12 @@ class Sessions(object):
     def new(self, token=None):
         sid = secrets.token_urlsafe(32)
         with self._lock:
+            if len(self._data) >= MAX_SESSIONS:  # a flood of cookie-less requests must not grow memory
+                now = time.time()
+                for old in [k for k, v in self._data.items() if now - v["seen"] > SESSION_IDLE]:
+                    self._data.pop(old, None)
+                for old in sorted(self._data, key=lambda k: self._data[k]["seen"])[:len(self._data) - MAX_SESSIONS + 1]:
+                    self._data.pop(old, None)
             self._data[sid] = {"token": token, "csrf": secrets.token_urlsafe(32), "seen": time.time()}
         return sid, self._data[sid]
 
@@ -79,6 +87,9 @@ class Console(object):
     def sampler(self, key, factory):
         with self._samplers_lock:
             if key not in self.samplers:
+                if len(self.samplers) >= MAX_SAMPLERS:  # drop the one watched least recently
+                    oldest = min(self.samplers, key=lambda k: self.samplers[k].last_time)
+                    self.samplers.pop(oldest)
                 self.samplers[key] = factory()
             return self.samplers[key]
 
@@ -188,7 +199,8 @@ def create_app(console):
             g.sid, g.session = console.sessions.new(token)
             g.new_cookie = g.sid
             nxt = request.args.get("next") or "/"
-            return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
+            safe = nxt.startswith("/") and not nxt.startswith("//") and "\\" not in nxt and len(nxt) < 512
+            return redirect(nxt if safe and not any(ord(c) < 32 for c in nxt) else "/")
         return render_template("login.html", problem=None)
 
     @app.route("/logout", methods=["POST"])

@@ -100,6 +100,24 @@ def test_create_invalid_then_fix_and_watch_running(console, admin, rbac_double, 
     admin.shot("05-cluster-list-running")
 
 
+def test_monitoring_through_the_pod_proxy(console, admin):
+    d = admin.driver
+    d.get(console.url + "/k8s/default/%s" % NAME)
+    d.find_element(By.ID, "monitor-link").click()
+    rows = admin.wait_for(lambda: [r.text for r in d.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")
+                                   if "UPDATE accounts" in r.text], timeout=60, what="bg_mon sessions")
+    assert len(rows) == 2 and "Lock: transactionid" in rows[1]  # the blocked one, under its blocker
+    box = d.find_element(By.ID, "monitor")
+    first = d.find_element(By.CSS_SELECTOR, "#sessions tbody tr").text
+    admin.wait_for(lambda: d.find_element(By.CSS_SELECTOR, "#sessions tbody tr").text != first, timeout=60,
+                   what="the sessions to change")
+    assert "bg_mon" in d.find_element(By.ID, "source").text
+    assert d.find_element(By.ID, "connections").text == "3"
+    assert int(box.get_attribute("data-samples")) >= 2
+    admin.wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "#chart-tps path"), timeout=60, what="the TPS chart")
+    admin.shot("06a-monitor-bg-mon")
+
+
 def test_yaml_view_and_editor_refuses_tricks(console, admin, rbac_double):
     d = admin.driver
     d.get(console.url + "/k8s/default/%s/yaml" % NAME)
@@ -131,6 +149,12 @@ def test_viewer_write_is_refused_by_the_api(console, browser_factory, rbac_doubl
     refused = [r for r in double.requests if r["method"] == "POST" and r["status"] == 403]
     assert refused, "the refusal must come from the API"
     assert "acid-notallowed" not in [c["metadata"]["name"] for c in postgresqls(double)]
+    # the pod proxy is not the viewer's either: the monitoring view says so
+    d.get(console.url + "/k8s/default/%s/monitor" % NAME)
+    err = b.wait_for(lambda: "Forbidden" in d.find_element(By.ID, "monitor-error").text
+                     and d.find_element(By.ID, "monitor-error").text, timeout=60, what="the proxy refusal")
+    assert "bg_mon" in err
+    b.shot("08b-viewer-monitor-forbidden")
 
 
 def test_write_without_csrf_token_is_refused(console, rbac_double):

@@ -65,7 +65,38 @@ class _AuthHandler(double_server._Handler):
         if not public and user == "viewer" and (method != "GET" or "/proxy" in path):
             verb = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, method)
             return self._refuse(method, 403, "Forbidden", 'user "viewer" cannot %s resource at %s' % (verb, path))
+        if method == "GET" and ":8080/proxy" in path and user is not None:
+            return self._bg_mon(path)
         return super(_AuthHandler, self)._dispatch(method)
+
+    def _bg_mon(self, path):
+        """A stand-in for Spilo's bg_mon (port 8080) behind the pod proxy: the double has no PostgreSQL, so
+        this answers a document of bg_mon's shape whose numbers move with every call."""
+        parts = path.strip("/").split("/")
+        ns, pod = parts[3], parts[5].split(":")[0]
+        if self.double.get("v1", "Pod", pod, ns) is None:
+            return self._refuse("GET", 404, "NotFound", 'pods "%s" not found' % pod)
+        self.double.bg_mon_calls = n = getattr(self.double, "bg_mon_calls", 0) + 1
+        doc = {"hostname": pod, "time": int(time.time()), "cpu_cores": 2,
+               "postgresql": {"version": "15", "role": "master", "wal": {"written": 1000 * n},
+                              "connections": {"max": 100, "total": 3, "idle_in_transaction": 0, "active": 2}},
+               "disk_stats": {"data": {"directory": {"name": "/home/postgres/pgdata", "size": 50 * 1048576 + n}}},
+               "databases": {"app": {"xact": {"commit": 100 + n % 7, "rollback": 1}}},
+               "processes": [
+                   {"pid": 100, "type": "backend", "state": "R", "cpu": {"user": 10.0 + n % 5, "system": 2.0},
+                    "io": {"read": 4096 * n, "write": 0}, "uss": 2097152, "age": 0.5 * n, "database": "app",
+                    "username": "app_owner", "query": "UPDATE accounts SET balance = balance - 1 WHERE id = %d" % n},
+                   {"pid": 101, "type": "backend", "state": "S", "cpu": {"user": 0, "system": 0},
+                    "io": {"read": 0, "write": 0}, "uss": 1048576, "locked_by": [100], "age": 0.4 * n,
+                    "database": "app", "username": "app_owner", "wait_event_type": "Lock",
+                    "wait_event": "transactionid", "query": "UPDATE accounts SET balance = 0 WHERE id = 1"}]}
+        body = json.dumps(doc).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        return None
 
     def _refuse(self, method, code, reason, message):
         length = int(self.headers.get("Content-Length") or 0)

@@ -83,3 +83,21 @@ def test_too_large_a_request_is_refused():
     token = csrf(c)
     r = c.post("/login", data={"token": "x" * (600 * 1024), "csrf_token": token})
     assert r.status_code == 413
+
+
+@pytest.mark.parametrize("nxt,where", [("/k8s", "/k8s"), ("//evil.example/x", "/"), ("/\\evil.example", "/"),
+                                        ("https://evil.example", "/"), ("/k8s\r\nSet-Cookie: x=1", "/")])
+def test_sign_in_redirects_only_inside_the_console(nxt, where):
+    c = client(auth="token")
+    token = csrf(c)
+    r = c.post("/login", query_string={"next": nxt}, data={"token": "t", "csrf_token": token})
+    assert r.status_code == 302 and r.headers["Location"] == where
+
+
+def test_sessions_are_capped(monkeypatch):
+    from pgfleet_console import app as app_module
+
+    monkeypatch.setattr(app_module, "MAX_SESSIONS", 10)
+    sessions = app_module.Sessions()
+    ids = [sessions.new()[0] for _n in range(25)]
+    assert len(sessions._data) == 10 and sessions.get(ids[-1]) is not None and sessions.get(ids[0]) is None
