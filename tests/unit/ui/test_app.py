@@ -85,8 +85,11 @@ def test_too_large_a_request_is_refused():
     assert r.status_code == 413
 
 
-@pytest.mark.parametrize("nxt,where", [("/k8s", "/k8s"), ("//evil.example/x", "/"), ("/\\evil.example", "/"),
-                                        ("https://evil.example", "/"), ("/k8s\r\nSet-Cookie: x=1", "/")])
+REDIRECTS = [("/k8s", "/k8s"), ("//evil.example/x", "/"), ("/\\evil.example", "/"), ("https://evil.example", "/"),
+             ("/k8s\r\nSet-Cookie: x=1", "/")]
+
+
+@pytest.mark.parametrize("nxt,where", REDIRECTS)
 def test_sign_in_redirects_only_inside_the_console(nxt, where):
     c = client(auth="token")
     token = csrf(c)
