@@ -290,6 +290,8 @@ def create_app(console):
         out = k8sview.progress(parts["cr"], parts["statefulset"], parts["pods"], role_label,
                                console.config.get("enable_database_access", True))
         out["pods"] = [k8sview.pod_row(p, role_label) for p in parts["pods"]]
+        out["conditions"] = [dict((k, c.get(k, "")) for k in ("type", "status", "reason", "message", "lastTransitionTime"))
+                             for c in k8sview.status_of(parts["cr"]).get("conditions") or [] if isinstance(c, dict)]
         out["problems"] = parts["problems"]
         return jsonify(out)
 

@@ -82,6 +82,15 @@ def rate(new, old, seconds):
 
 
 # --- blocking tree ------------------------------------------------------------------------------
+def _kind_rank(s):
+    """Client sessions before Postgres's own processes (bg_mon calls client backends "backend")."""
+    return 0 if s.get("backend_type") in ("client backend", "backend", "") else 1
+
+
+def _state_rank(s):
+    return {"active": 0, "idle in transaction": 1, "idle in transaction (aborted)": 1}.get(s.get("state"), 2)
+
+
 def blocking_tree(sessions):
     """Sessions ordered as a tree: each blocker, then (indented by ``depth``) the sessions it blocks.
     A session blocked by several appears under the first; cycles are cut."""
@@ -105,7 +114,7 @@ def blocking_tree(sessions):
             walk(c, depth + 1)
 
     roots = [s for s in sessions if s["pid"] not in blocked]
-    roots.sort(key=lambda s: (-len(children.get(s["pid"]) or []), s.get("state") != "active", -(s.get("duration") or 0)))
+    roots.sort(key=lambda s: (-len(children.get(s["pid"]) or []), _kind_rank(s), _state_rank(s), -(s.get("duration") or 0)))
     for s in roots:
         walk(s["pid"], 0)
     for s in sessions:  # members of a cycle

@@ -86,6 +86,7 @@ def test_create_invalid_then_fix_and_watch_running(console, admin, rbac_double, 
     admin.shot("03-cluster-creating")
     admin.wait_for(lambda: d.find_element(By.ID, "status").text == "Running", timeout=240,
                    what="status Running (operator runs: %s)" % operator.runs)
+    admin.wait_for(lambda: "Ready" in d.find_element(By.ID, "conditions").text, what="conditions, updated live")
     admin.wait_for(lambda: "done" in d.find_element(By.CSS_SELECTOR, "li[data-step='Leader elected']").get_attribute(
         "class"), what="leader elected")
     pods = admin.wait_for(lambda: [t.text for t in d.find_elements(By.CSS_SELECTOR, "#pods tbody tr")

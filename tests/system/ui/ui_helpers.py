@@ -213,7 +213,7 @@ class Browser(object):
         opts = webdriver.ChromeOptions()
         opts.binary_location = CHROMIUM
         for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--window-size=1400,1000", "--no-first-run", "--disable-extensions"):
+                    "--window-size=1400,1800", "--no-first-run", "--disable-extensions"):
             opts.add_argument(arg)
         self.driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
         self.driver.set_page_load_timeout(60)

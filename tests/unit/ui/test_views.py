@@ -51,14 +51,20 @@ def test_delete_protection_annotations():
     assert need == [("d", "2026-12-03"), ("n", "acid-a")]
 
 
-def session(pid, blocked_by=(), state="active"):
-    return {"pid": pid, "blocked_by": list(blocked_by), "state": state, "duration": 1.0}
+def session(pid, blocked_by=(), state="active", backend_type="client backend"):
+    return {"pid": pid, "blocked_by": list(blocked_by), "state": state, "duration": 1.0, "backend_type": backend_type}
 
 
 def test_blocking_tree_orders_blockers_first():
     tree = monitor.blocking_tree([session(1), session(2, [3]), session(3, [4]), session(4), session(5, [4])])
     assert [(s["pid"], s["depth"]) for s in tree] == [(4, 0), (3, 1), (2, 2), (5, 1), (1, 0)]
     assert tree[0]["blocking"] == 2
+
+
+def test_clients_come_before_background_processes_and_active_before_idle():
+    tree = monitor.blocking_tree([session(1, backend_type="checkpointer", state=None), session(2, state="idle"),
+                                  session(3), session(4, state="idle in transaction")])
+    assert [s["pid"] for s in tree] == [3, 4, 2, 1]
 
 
 def test_blocking_tree_survives_a_cycle():

@@ -62,6 +62,15 @@ function setupProgress() {
     });
     const status = document.getElementById("status");
     if (status && data.status) { status.textContent = data.status; status.className = "status status-" + data.status.toLowerCase(); }
+    const conds = document.querySelector("#conditions tbody");
+    if (conds && data.conditions && data.conditions.length) {
+      conds.replaceChildren();
+      data.conditions.forEach(function (c) {
+        const tr = el("tr");
+        [c.type, c.status, c.reason, c.message, c.lastTransitionTime].forEach(function (v) { tr.append(el("td", v)); });
+        conds.append(tr);
+      });
+    }
     const pods = document.querySelector("#pods tbody");
     if (pods && data.pods) {
       pods.replaceChildren();
