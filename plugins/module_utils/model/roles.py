@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgfleet maintainers
+# Apache License 2.0 (see LICENSE)
+"""The role vocabulary: role flags and their normal form.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestErrors
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import Problems
+
+FLAG_RE = re.compile(r"^[A-Za-z0-9]+$")
+BASE_FLAGS = ("SUPERUSER", "INHERIT", "LOGIN", "CREATEROLE", "CREATEDB", "REPLICATION", "BYPASSRLS")
+VALID_FLAGS = frozenset(BASE_FLAGS + tuple("NO" + f for f in BASE_FLAGS))
+
+
+def normalize_flags(flags, field="flags", problems=None):
+    """SPEC 4.2: upper-case, validate, reject X with NOX, drop duplicates, add LOGIN unless
+    LOGIN/NOLOGIN, drop NOLOGIN, sort. Raises ManifestErrors unless ``problems`` collects them."""
+    own = problems is None
+    p = Problems() if own else problems
+    result = _normalize_flags(flags, field, p)
+    if own and p.errors:
+        raise ManifestErrors(p.errors)
+    return result
+
+
+def _normalize_flags(flags, field, p):
+    if flags is None:
+        flags = []
+    if not isinstance(flags, list):
+        p.error(field, "flags must be a list, got %s" % type(flags).__name__, "write e.g. [createdb, login]")
+        return None
+    seen = set()
+    ok = True
+    for i, flag in enumerate(flags):
+        if not isinstance(flag, str) or not FLAG_RE.match(flag):
+            p.error("%s[%d]" % (field, i), "flag %r is not alphanumeric" % (flag,), "use one of %s" % ", ".join(sorted(VALID_FLAGS)))
+            ok = False
+            continue
+        upper = flag.upper()
+        if upper not in VALID_FLAGS:
+            p.error("%s[%d]" % (field, i), "unknown flag %r" % flag, "use one of %s" % ", ".join(sorted(VALID_FLAGS)))
+            ok = False
+            continue
+        seen.add(upper)
+    for base in BASE_FLAGS:
+        if base in seen and "NO" + base in seen:
+            p.error(field, "flags %s and NO%s contradict each other" % (base, base), "keep only one of them")
+            ok = False
+    if not ok:
+        return None
+    if "LOGIN" not in seen and "NOLOGIN" not in seen:
+        seen.add("LOGIN")
+    seen.discard("NOLOGIN")
+    return sorted(seen)
