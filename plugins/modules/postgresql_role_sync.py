@@ -168,14 +168,14 @@ options:
       secrets:
         description:
           - Current content of each role's credential secret, by role name (C(username), C(password),
-            C(nextRotation), C(rotatedAt)). Never logged.
+            C(nextRotation), C(rotatedAt)). The passwords are never logged.
         type: dict
         default: {}
         version_added: 0.2.0
       secret_objects:
         description:
           - The live credential Secret objects (base64 C(data)), matched to the roles through O(roles[].secret);
-            an alternative to O(rotation.secrets) for the Kubernetes reconcile. Never logged.
+            an alternative to O(rotation.secrets) for the Kubernetes reconcile. The passwords are never logged.
         type: list
         elements: dict
         default: []
@@ -282,6 +282,7 @@ diff:
            "parameters": {}, "password": "changed"}}}
 """
 
+import base64
 import datetime
 
 from ansible.module_utils.basic import AnsibleModule
@@ -307,8 +308,10 @@ ROTATION_SPEC = dict(
     config=dict(type="dict", default={}),
     spec=dict(type="dict", default={}),
     annotations=dict(type="dict", default={}),
-    secrets=dict(type="dict", default={}, no_log=True),
-    secret_objects=dict(type="list", elements="dict", default=[], no_log=True),
+    # Not no_log as a whole: Ansible would then mask every leaf of these values (usernames, "v1", ...)
+    # in the result too. main() adds each password (plain and base64) to no_log_values instead.
+    secrets=dict(type="dict", default={}, no_log=False),
+    secret_objects=dict(type="list", elements="dict", default=[], no_log=False),
     namespace=dict(type="str"),
     now=dict(type="str"),
 )
@@ -354,6 +357,7 @@ def main():
     for content in ((rotating or {}).get("secrets") or {}).values():
         if content.get("password"):
             module.no_log_values.add(content["password"])
+            module.no_log_values.add(base64.b64encode(content["password"].encode("utf-8")).decode("ascii"))
     try:
         result = sync_roles(
             module.params,

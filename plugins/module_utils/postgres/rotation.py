@@ -243,7 +243,8 @@ def plan_rotation(roles, secrets, live_names, policy, now, password_factory=gene
         name = role["name"]
         if not role.get("secret"):
             continue
-        current = dict(secrets.get(name) or {})
+        # no secret yet: the render writes the role's own name and password
+        current = dict(secrets.get(name) or {"username": name, "password": role.get("password")})
         username = current.get("username") or name
         password = current.get("password") or role.get("password")
         out = {

@@ -182,3 +182,22 @@ def test_rotation_plan_feeds_the_role_sync():
     later = rotation.plan_rotation([role("app", password="old")], secrets, ["postgres", "app", "app261203"],
                                    policy(), NOW + datetime.timedelta(days=2))
     assert 'ALTER ROLE "app" WITH PASSWORD NULL' in plan_roles(later.roles, snapshot).queries()
+
+
+def test_roles_without_a_secret_yet_are_written_only_when_rotation_adds_something():
+    p = plan([role("app"), role("owner", owner=True)], {})
+    assert sorted(p.secrets) == ["app"]
+    assert p.secrets["app"]["username"] == "app" and p.secrets["app"]["nextRotation"] == "2027-01-02T20:00:00Z"
+
+
+def test_secrets_from_objects_and_patch_round_trip():
+    import base64
+
+    ref = {"name": "app.secret", "namespace": "default"}
+    patch = rotation.secret_patch(ref, {"username": "app261203", "password": "p", "nextRotation": "2027-01-02T20:00:00Z",
+                                        "rotatedAt": None})
+    assert sorted(patch["data"]) == ["nextRotation", "password", "username"]
+    broken = {"metadata": {"name": "x.secret", "namespace": "default"}, "data": {"username": "%%%", "password": 5}}
+    found = rotation.secrets_from_objects([role("app"), role("x")], [patch, broken, "junk"])
+    assert found["app"]["username"] == "app261203" and found["x"] == {}
+    assert base64.b64decode(patch["data"]["password"]) == b"p"

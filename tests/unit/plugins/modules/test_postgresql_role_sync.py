@@ -55,8 +55,8 @@ def test_rotation_secrets_are_no_log_and_bad_policy_refused_before_connecting(ru
     import base64
 
     spec = mod.argument_spec()
-    assert spec["rotation"]["options"]["secrets"]["no_log"] is True
-    assert spec["rotation"]["options"]["secret_objects"]["no_log"] is True
+    # not no_log as a whole (Ansible would mask every username in the result): each password is masked
+    assert spec["rotation"]["options"]["secrets"]["no_log"] is False
     live = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"},
             "data": {"username": base64.b64encode(b"u").decode(), "password": base64.b64encode(b"from-secret-pw").decode()}}
     out = run({"roles": [{"name": "u", "flags": ["LOGIN"], "secret": {"name": "s", "namespace": "default"}}],
@@ -64,6 +64,8 @@ def test_rotation_secrets_are_no_log_and_bad_policy_refused_before_connecting(ru
                "rotation": {"secret_objects": [live]}})
     assert out.kind == "fail" and "cannot connect" in out.result["msg"]
     assert "from-secret-pw" in out.result["no_log_values"]
+    assert base64.b64encode(b"from-secret-pw").decode() in out.result["no_log_values"]
+    assert "u" not in out.result["no_log_values"]
     out = run({"roles": [{"name": "u", "flags": ["LOGIN"]}], "login_port": 1,
                "rotation": {"annotations": {"pgfleet.io/password-rotation": "sometimes"}}})
     assert out.kind == "fail" and "metadata.annotations.pgfleet.io/password-rotation" in out.result["msg"]
