@@ -255,7 +255,7 @@ actions:
 secrets:
   description:
     - With O(rotation) only. The secret contents that changed, by role name (C(username), C(password),
-      C(nextRotation), C(rotatedAt)). Holds passwords: register it under C(no_log).
+      C(nextRotation), C(rotatedAt)). Holds passwords, so register it under C(no_log).
   returned: when rotation is given
   type: dict
   sample: {}
