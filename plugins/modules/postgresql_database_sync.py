@@ -13,7 +13,7 @@ short_description: Converge databases, prepared databases and their default priv
 version_added: 0.1.0
 description:
   - Takes the C(databases) and C(prepared_databases) keys of the manifest model (see C(docs/dev/CONTRACTS.md))
-    and makes the server match them (SPEC 4.5 and 4.6, with the fixes of 4.7).
+    and makes the server match them (see C(docs/sql-sync.md)).
   - Reads C(pg_database), C(pg_roles) and C(pg_available_extensions) once, then C(pg_namespace),
     C(pg_extension) and C(pg_default_acl) once in every prepared database, computes a plan and applies it.
   - Missing databases are created (C(CREATE DATABASE ... OWNER)); owners converge (C(ALTER DATABASE ... OWNER TO)).

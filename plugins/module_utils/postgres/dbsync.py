@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""Database sync: ``databases`` and ``preparedDatabases`` (SPEC 4.5-4.7, BEYOND #4).
+"""Database sync: ``databases`` and ``preparedDatabases`` (docs/sql-sync.md).
 
 ``model["databases"]`` (``{db: owner}``) and ``model["prepared_databases"]`` (CONTRACTS.md) ->
 snapshot -> plan -> apply, like ``rolesync``:
@@ -15,7 +15,7 @@ snapshot -> plan -> apply, like ``rolesync``:
   ``CREATE DATABASE`` on its own (PostgreSQL cannot run it inside a transaction block), then ONE
   transaction per prepared database (schemas, schema grants, default privileges, extensions).
 
-Default privileges are computed for every (owner, schema) pair of SPEC 4.6 and compared with
+Default privileges are computed for every (owner, schema) pair of a prepared database and compared with
 ``pg_default_acl`` on **every** sync, for new and existing databases and schemas alike, so a
 database moved from ``databases`` to ``preparedDatabases``, an existing schema such as
 ``public`` or ``defaultUsers`` turned on later all converge. Grants are additive: nothing is
@@ -196,7 +196,7 @@ def normalise_prepared(prepared, errors):
 
 
 def default_privilege_specs(db):
-    """Every desired default privilege of a prepared database (SPEC 4.6 steps 1-2, always).
+    """Every desired default privilege of a prepared database (always, see docs/sql-sync.md).
 
     Returns ``(acl, usage)``: ``acl`` maps ``(owner, schema or "", objtype)`` to
     ``{grantee: {privileges}}``; ``usage`` maps schema -> grantees that need USAGE on it.

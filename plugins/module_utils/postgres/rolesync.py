@@ -15,7 +15,7 @@ Three steps, each usable alone:
   exception: ``REASSIGN OWNED``/``DROP OWNED`` must run inside each database, so it takes one
   transaction per database, and ``DROP ROLE`` a last one.
 
-Semantics (SPEC 4.4 with the corrections of BEYOND #4-6, #10-11):
+Semantics (docs/sql-sync.md; rotation and team members: docs/design/credentials.md):
 
 * missing roles are created with their flags and password; flags converge both ways;
 * passwords are compared by verifier (``scram.verify``): an unchanged password runs nothing;
