@@ -57,6 +57,16 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# --- a second venv: the newest claimed ansible-core, and Galaxy's import checks ---------------
+nstamp=".venv-next/.requirements.sha"
+nwant="$(sha256sum requirements-next.txt | cut -d' ' -f1)"
+if [ "$(cat "$nstamp" 2>/dev/null)" != "$nwant" ]; then
+  log "creating .venv-next (ansible-core 2.19, galaxy-importer)"
+  [ -x .venv-next/bin/python ] || python3 -m venv .venv-next
+  .venv-next/bin/pip install -q --disable-pip-version-check -r requirements-next.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
+  echo "$nwant" > "$nstamp"
+fi
+
 # --- the web console (ui/) into .venv --------------------------------------------------------
 ustamp=".venv/.ui-requirements.sha"
 uwant="$(sha256sum ui/requirements.txt | cut -d' ' -f1)"

@@ -4,7 +4,8 @@
 #   scripts/test.sh lint       one stage: lint | pytest | collection
 # Stages: lint (ruff, ansible-lint production profile), pytest (unit + system tests against real
 # Postgres/Patroni/etcd and the Kubernetes API double), collection (galaxy build + offline install,
-# ansible-doc of every plugin, ansible-test sanity and units in a staged ansible_collections tree).
+# ansible-doc of every plugin and ansible-test sanity on the lowest and highest claimed ansible-core,
+# galaxy-importer, ansible-test units, in a staged ansible_collections tree).
 set -uo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here" || exit 1
@@ -43,7 +44,10 @@ collection_stage() {
       >/dev/null
     cp -r .collections/ansible_collections/kubernetes '$work/installed/ansible_collections/'
     test -f '$work/installed/ansible_collections/pgfleet/postgres/MANIFEST.json'"
-  stage "ansible-doc renders every module and filter" bash scripts/check_docs.sh "$work/installed"
+  stage "ansible-doc renders every module and filter (ansible-core 2.18)" bash scripts/check_docs.sh "$work/installed"
+  stage "ansible-doc renders every module and filter (ansible-core 2.19)" \
+    env PATH="$here/.venv-next/bin:$PATH" bash scripts/check_docs.sh "$work/installed"
+  stage "galaxy-importer (Galaxy's import checks, offline)" bash scripts/galaxy_import.sh "$work"/dist/pgfleet-postgres-*.tar.gz
   # ansible-test needs the collection under ansible_collections/<ns>/<name>/ with its
   # dependencies beside it; it bootstraps pip with a script we supply offline.
   local tree="$work/tree/ansible_collections"
@@ -51,7 +55,11 @@ collection_stage() {
   git ls-files -co --exclude-standard | grep -v '^\.collections/' | tar -cf - -T - | tar -xf - -C "$tree/pgfleet/postgres"
   cp -r .collections/ansible_collections/kubernetes "$tree/"
   cp scripts/get_pip_standin.py "$HOME/.ansible/test/cache/get_pip_24_2.py"  # ansible-core 2.18 bootstraps pip 24.2
-  stage "ansible-test sanity" bash -c "cd '$tree/pgfleet/postgres' && ansible-test sanity --venv --python 3.11 2>&1 | grep -vE '^(WARNING: Location|Looking in|Collecting|Downloading|Installing|Successfully|  Downloading| +━)'; exit \${PIPESTATUS[0]}"
+  local core
+  for core in 2.18 2.19; do  # the lowest and the highest ansible-core that meta/runtime.yml claims
+    local bin="$here/.venv/bin"; [ "$core" = 2.19 ] && bin="$here/.venv-next/bin"
+    stage "ansible-test sanity (ansible-core $core)" bash -c "cd '$tree/pgfleet/postgres' && '$bin/ansible-test' sanity --venv --python 3.11 2>&1 | grep -vE '^(WARNING: Location|Looking in|Collecting|Downloading|Installing|Successfully|  Downloading| +━)'; exit \${PIPESTATUS[0]}"
+  done
   stage "ansible-test units" bash -c "cd '$tree/pgfleet/postgres' && ansible-test units --venv --python 3.11 --requirements tests/unit/plugins/ 2>&1 | grep -vE '^(WARNING: Location|Looking in|Collecting|Downloading|Installing|Successfully|  Downloading| +━)'; exit \${PIPESTATUS[0]}"
   rm -rf "$work"
 }
