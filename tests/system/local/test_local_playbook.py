@@ -67,7 +67,14 @@ def test_present_prints_a_healthy_member_table(present, state_dir):
     assert sorted(r[0] for r in rows) == ["acid-minimal-cluster-0", "acid-minimal-cluster-1"]
     roles = sorted((r[1], r[2]) for r in rows)
     assert roles == [("leader", "running"), ("replica", "streaming")]
-    assert "18 requested; the local target runs PostgreSQL 15" in " ".join(present.split())
+    # the manifest asks for PostgreSQL 18 and gets it (no "runs PostgreSQL 15" any more)
+    assert "runs PostgreSQL 15" not in " ".join(present.split())
+    with open(os.path.join(state_dir, "state.json")) as fh:
+        state = json.load(fh)
+    assert state["pg_version"] == "18"
+    for info in state["members"].values():
+        answer = lc.patroni_state(info["api_url"])
+        assert answer["server_version"] // 10000 == 18, answer
     assert "credentials_file: %s/state.json" % state_dir in present
 
 

@@ -152,3 +152,33 @@ def test_a_socket_dir_under_tmp_taken_by_someone_else_is_refused(tmp_path, victi
         os.unlink(path)
     assert stat.S_IMODE(os.stat(victim).st_mode) == 0o755
     assert os.path.exists(os.path.join(victim, "precious.txt"))
+
+
+def _fake_bin(root, major, programs):
+    path = os.path.join(root, major, "bin")
+    os.makedirs(path)
+    for program in programs:
+        with open(os.path.join(path, program), "w") as fh:
+            fh.write("#!/bin/sh\nexit 0\n")
+        os.chmod(os.path.join(path, program), 0o755)
+    return path
+
+
+def test_a_major_is_usable_only_with_every_program_patroni_runs(tmp_path):
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.local import versions
+
+    root = str(tmp_path)
+    full = _fake_bin(root, "16", versions.REQUIRED_PROGRAMS)
+    _fake_bin(root, "17", ("postgres", "initdb", "pg_ctl"))  # what the npm packages ship
+    assert versions.bin_dir("16", root) == full
+    assert versions.bin_dir("17", root) is None
+    assert versions.installed(root)["16"] == full
+    assert "17" not in versions.installed(root)
+    assert versions.resolve("16", root) == full
+    with pytest.raises(ManifestError) as err:
+        versions.resolve("17", root)
+    assert err.value.msg.startswith("spec.postgresql.version: PostgreSQL 17 is not installed")
+    assert "16" in err.value.msg.split("installed:")[1]
+    with pytest.raises(ManifestError):
+        versions.resolve("../../etc", root)

@@ -55,6 +55,7 @@ FACTS = {
     "gucs": {"shared_buffers", "max_connections", "log_statement", "shared_preload_libraries"},
     "libraries": {"pg_stat_statements", "auto_explain"},
     "pg_bin_dir": "/usr/lib/postgresql/15/bin",
+    "pg_major": "15",
     "etcd_bin": "/usr/bin/etcd",
 }
 
