@@ -135,6 +135,29 @@ def test_yaml_view_and_editor_refuses_tricks(console, admin, rbac_double):
     admin.shot("07-yaml-refused")
 
 
+def test_edit_keeps_what_the_form_does_not_show(console, admin, rbac_double):
+    double = rbac_double[0]
+    stored = double.get("acid.zalan.do/v1", "postgresql", NAME, "default")
+    d = admin.driver
+    d.get(console.url + "/k8s/default/%s/edit" % NAME)
+    assert d.find_element(By.NAME, "metadata.name").get_attribute("readonly")
+    fill(d, {"spec.numberOfInstances": "-1"})
+    mark = double.mark()
+    d.find_element(By.ID, "submit").click()
+    err = admin.wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "#field-spec-numberOfInstances .field-error"),
+                         timeout=30, what="the instances error")
+    assert err[0].text.strip()
+    assert [r for r in double.requests_since(mark) if r["method"] != "GET"] == []
+    fill(d, {"spec.numberOfInstances": "3", "spec.resources.requests.memory": "150Mi"})
+    d.find_element(By.ID, "submit").click()
+    admin.wait_for(lambda: d.find_elements(By.ID, "progress"), timeout=30, what="the cluster page")
+    after = double.get("acid.zalan.do/v1", "postgresql", NAME, "default")
+    assert after["spec"]["numberOfInstances"] == 3
+    assert after["spec"]["resources"]["requests"]["memory"] == "150Mi"
+    assert after["spec"]["users"] == stored["spec"]["users"] and after["spec"]["databases"] == stored["spec"]["databases"]
+    admin.shot("07b-after-edit")
+
+
 def test_viewer_write_is_refused_by_the_api(console, browser_factory, rbac_double):
     double = rbac_double[0]
     b = browser_factory("k8s-viewer")
