@@ -188,6 +188,37 @@ options:
         description: The time to plan for (RFC 3339); defaults to the current time. Tests set it.
         type: str
         version_added: 0.2.0
+  teams:
+    description:
+      - Team members as roles, see C(docs/design/credentials.md). Members come from C(PostgresTeam) objects (with
+        C(enable_postgres_team_crd)) and from O(teams.api_members); each becomes a C(LOGIN) role in C(pam_role_name)
+        (and C(team_admin_role) unless a superuser), with C(team_api_role_configuration), without a password.
+      - With C(enable_team_member_deprecation), members who left lose C(LOGIN) and are renamed
+        C(<name><role_deletion_suffix>), in the same transaction; they are never dropped.
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      config:
+        description: Operator configuration (the team keys, C(pam_role_name), C(team_admin_role), C(protected_role_names)).
+        type: dict
+        default: {}
+        version_added: 0.2.0
+      team_id:
+        description: The cluster's team (C(spec.teamId)).
+        type: str
+        default: ""
+        version_added: 0.2.0
+      postgres_teams:
+        description: The C(PostgresTeam) objects of the cluster's namespace.
+        type: list
+        elements: dict
+        default: []
+        version_added: 0.2.0
+      api_members:
+        description: Members by team, as read from the Teams API (C({team -> [users]})).
+        type: dict
+        default: {}
+        version_added: 0.2.0
 requirements:
   - psycopg >= 3.1 on the host that runs the module
 notes:
@@ -267,6 +298,11 @@ secret_objects:
   type: list
   elements: dict
   sample: []
+teams:
+  description: With O(teams) only. C(events), one line per retired or returning team member.
+  returned: when teams is given
+  type: dict
+  sample: {"events": ["team member bob left: LOGIN removed, renamed to bob_deleted"]}
 rotation:
   description: With O(rotation) only. C(events) (one line per rotation, no passwords) and C(dropped) rotation users.
   returned: when rotation is given
@@ -316,6 +352,13 @@ ROTATION_SPEC = dict(
     now=dict(type="str"),
 )
 
+TEAMS_SPEC = dict(
+    config=dict(type="dict", default={}),
+    team_id=dict(type="str", default=""),
+    postgres_teams=dict(type="list", elements="dict", default=[]),
+    api_members=dict(type="dict", default={}),
+)
+
 
 def argument_spec():
     spec = postgres_argument_spec()
@@ -326,6 +369,7 @@ def argument_spec():
         removed_roles=dict(type="list", elements="str", default=[]),
         reassign_owned_to=dict(type="str"),
         rotation=dict(type="dict", options=ROTATION_SPEC),
+        teams=dict(type="dict", options=TEAMS_SPEC),
     )
     return spec
 
@@ -368,6 +412,7 @@ def main():
             removed=module.params["removed_roles"],
             reassign_to=module.params["reassign_owned_to"],
             rotation=rotating,
+            teams=module.params["teams"],
         )
     except PgfleetError as err:
         module.fail_json(**err.to_result())

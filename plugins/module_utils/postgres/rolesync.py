@@ -40,6 +40,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
 )
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import rotation as rotation_mod
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import scram
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import teams as teams_mod
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.connection import (
     MASK,
     Session,
@@ -708,18 +709,35 @@ def apply_plan(plan, params, check_mode=False):
 
 
 def sync_roles(params, desired, check_mode=False, password_encryption=scram.SCRAM, drop_removed=False,
-               removed=(), reassign_to=None, rotation=None):
+               removed=(), reassign_to=None, rotation=None, teams=None):
     """Read, plan, apply. Returns a result dict for ``exit_json``.
 
     ``rotation`` (``{"policy", "secrets", "now"}``, see ``rotation.plan_rotation``) turns on password
     rotation: the desired roles are adjusted before planning, expired rotation users are dropped
     after the main transaction, and the result carries ``secrets``, the secret contents to write
     now that the roles hold them.
+
+    ``teams`` (``{"config", "team_id", "postgres_teams", "api_members", "roles"}``, see ``teams``)
+    adds the team members as roles and, with ``enable_team_member_deprecation``, retires the ones
+    who left (NOLOGIN and renamed, never dropped) in the same transaction.
     """
     login_user = params.get("login_user") or "postgres"
     normalise_roles(desired)  # refuse bad names and flags before even connecting
     with Session(params) as session:
         snapshot = read_snapshot(session, with_databases=bool(drop_removed))
+    team_events, team_statements, team_warnings = [], [], []
+    if teams is not None:
+        extra, team_warnings = teams_mod.team_roles(teams.get("team_id") or "", teams.get("config") or {},
+                                                    teams.get("postgres_teams"), teams.get("api_members"))
+        extra += list(teams.get("roles") or [])
+        cfg = teams.get("config") or {}
+        pam = cfg.get("pam_role_name") or "zalandos"
+        if extra and pam not in snapshot["roles"] and pam not in {r["name"] for r in desired}:
+            extra.insert(0, {"name": pam, "origin": "teams", "flags": [], "password": None})
+        desired = teams_mod.merge_roles(desired, extra, team_warnings)
+        if cfg.get("enable_team_member_deprecation"):
+            team_statements, snapshot, team_events = teams_mod.plan_deprecation(
+                {r["name"] for r in desired}, snapshot, pam, cfg.get("role_deletion_suffix") or "_deleted", login_user)
     rotated = None
     if rotation is not None:
         rotated = rotation_mod.plan_rotation(desired, rotation.get("secrets") or {}, snapshot["roles"],
@@ -728,6 +746,9 @@ def sync_roles(params, desired, check_mode=False, password_encryption=scram.SCRA
     plan = plan_roles(desired, snapshot, login_user=login_user, password_encryption=password_encryption,
                       drop_removed=drop_removed, removed=removed, reassign_to=reassign_to,
                       tag_key=scram.tag_key_from(params.get("login_password")))
+    if team_statements:
+        plan.actions.insert(0, Action("retire_team_members", ", ".join(team_events), team_statements))
+    plan.warnings[:0] = team_warnings
     writes, queries = apply_plan(plan, params, check_mode=check_mode)
     result = {
         "changed": plan.changed,
@@ -737,6 +758,8 @@ def sync_roles(params, desired, check_mode=False, password_encryption=scram.SCRA
         "diff": plan.diff,
         "warnings": plan.warnings,
     }
+    if teams is not None:
+        result["teams"] = {"events": team_events}
     if rotated is not None:
         dropped, more_writes, more_queries, warnings = drop_rotation_users(params, rotated.drop, check_mode)
         result["statements"] += more_writes
