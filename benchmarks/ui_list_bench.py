@@ -1,13 +1,15 @@
 """How fast the web console's cluster list loads: 100 postgresql objects on the Kubernetes API double.
 
-The console (waitress, as ``ui/pgfleet-console`` serves it) in single-user mode, the API double on
-loopback; timed from the client: the whole HTTP GET of /k8s (one list call to the API + the page
+The console (waitress, as ``ui/pgfleet-console`` serves it) in single-user mode, the API double in its
+own process on loopback; timed from the client: the whole HTTP GET of /k8s (one list call to the API + the page
 render), a cluster page (the object, its pods, StatefulSet, services, deployments, events) and the
 progress JSON the page polls. Prints numbers; asserts nothing (the issue's target: <= 300 ms for the list).
 """
 
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -20,7 +22,6 @@ for path in (os.path.join(REPO, ".collections"), os.path.join(REPO, "ui"), os.pa
 
 import requests  # noqa: E402
 import yaml  # noqa: E402
-from k8s_double import KubeDouble  # noqa: E402
 from pgfleet_console.app import Console, create_app  # noqa: E402
 from pgfleet_console.kube import Kube, Target  # noqa: E402
 from waitress import create_server  # noqa: E402
@@ -56,16 +57,25 @@ def show(what, ms):
         what, statistics.median(ms), ms[int(len(ms) * 0.95) - 1], ms[-1], len(ms)))
 
 
-def main():
-    double = KubeDouble(controllers=False).start()
-    workdir = tempfile.mkdtemp(prefix="pgf-ui-bench-")
-    kubeconfig = double.write_kubeconfig(os.path.join(workdir, "kubeconfig"))
+def start_double(workdir):
+    """The API double in a process of its own (as an API server is), preloaded with the CRD and the clusters."""
+    objects = os.path.join(workdir, "objects.yaml")
     with open(CRD) as fh:
-        double.put_object(yaml.safe_load(fh))
-    for ns in range(5):
-        double.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-%d" % ns}})
-    for i in range(CLUSTERS):
-        double.put_object(cluster(i))
+        docs = [yaml.safe_load(fh)]
+    docs += [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-%d" % ns}} for ns in range(5)]
+    docs += [cluster(i) for i in range(CLUSTERS)]
+    with open(objects, "w") as fh:
+        yaml.safe_dump_all(docs, fh)
+    kubeconfig = os.path.join(workdir, "kubeconfig")
+    proc = subprocess.Popen([sys.executable, "-m", "k8s_double", "--kubeconfig", kubeconfig, "--objects", objects,
+                             "--no-controllers"], cwd=os.path.join(REPO, "tests"), stdout=subprocess.PIPE, text=True)
+    proc.stdout.readline()  # "k8s double listening on ..." once the objects are loaded
+    return proc, kubeconfig
+
+
+def main():
+    workdir = tempfile.mkdtemp(prefix="pgf-ui-bench-")
+    double, kubeconfig = start_double(workdir)
     target = Target.from_kubeconfig(kubeconfig)
     app = create_app(Console(target=target, auth="kubeconfig", local_enabled=False))
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
@@ -84,7 +94,9 @@ def main():
                                                                    timeout=30)))
     s.close()
     server.close()
-    double.stop()
+    double.terminate()
+    double.wait(timeout=30)
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
