@@ -219,6 +219,14 @@ options:
         type: dict
         default: {}
         version_added: 0.2.0
+      complete:
+        description:
+          - Whether the member lists are complete. V(false) (a failed or partial read) keeps every existing
+            member role as it is; no member is retired. An empty member list with existing members is
+            treated the same way.
+        type: bool
+        default: true
+        version_added: 0.2.0
 requirements:
   - psycopg >= 3.1 on the host that runs the module
 notes:
@@ -357,6 +365,7 @@ TEAMS_SPEC = dict(
     team_id=dict(type="str", default=""),
     postgres_teams=dict(type="list", elements="dict", default=[]),
     api_members=dict(type="dict", default={}),
+    complete=dict(type="bool", default=True),
 )
 
 

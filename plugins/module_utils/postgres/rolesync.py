@@ -735,7 +735,14 @@ def sync_roles(params, desired, check_mode=False, password_encryption=scram.SCRA
         if extra and pam not in snapshot["roles"] and pam not in {r["name"] for r in desired}:
             extra.insert(0, {"name": pam, "origin": "teams", "flags": [], "password": None})
         desired = teams_mod.merge_roles(desired, extra, team_warnings)
-        if cfg.get("enable_team_member_deprecation"):
+        live_members = [m for (r, m) in (snapshot.get("memberships") or {}) if r == pam]
+        if cfg.get("enable_team_member_deprecation") and teams.get("complete", True) is False:
+            team_warnings.append("team members could not be read completely; no member is retired this time")
+        elif cfg.get("enable_team_member_deprecation") and not [r for r in extra if r.get("origin") == "teams"
+                                                                   and r["name"] != pam] and live_members:
+            team_warnings.append("no team member resolved while %d roles are members of %s; an empty answer looks "
+                                 "like a failed read, so no member is retired" % (len(live_members), pam))
+        elif cfg.get("enable_team_member_deprecation"):
             team_statements, snapshot, team_events = teams_mod.plan_deprecation(
                 {r["name"] for r in desired}, snapshot, pam, cfg.get("role_deletion_suffix") or "_deleted", login_user)
     rotated = None

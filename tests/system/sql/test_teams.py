@@ -79,6 +79,12 @@ def test_hand_made_roles_and_deprecation_off_are_left_alone(pg, sync):
     off = dict(CONFIG, enable_team_member_deprecation=False)
     r = sync.roles(model["roles"], teams={"config": off, "team_id": "acid", "postgres_teams": []})
     assert r["teams"]["events"] == [] and role_state(pg, "carol")[0] is True
+    # an empty or incomplete answer never retires anybody
     r = sync.roles(model["roles"], teams={"config": CONFIG, "team_id": "acid", "postgres_teams": []})
+    assert role_state(pg, "carol")[0] is True and "looks like a failed read" in " ".join(r["warnings"])
+    dave = [team(additionalMembers={"acid": ["dave"]})]
+    r = sync.roles(model["roles"], teams={"config": CONFIG, "team_id": "acid", "postgres_teams": dave, "complete": False})
+    assert role_state(pg, "carol")[0] is True and role_state(pg, "dave")[0] is True
+    r = sync.roles(model["roles"], teams={"config": CONFIG, "team_id": "acid", "postgres_teams": dave})
     assert role_state(pg, "handmade")[0] is True  # never a team member: untouched
-    assert role_state(pg, "carol_deleted")[0] is False
+    assert role_state(pg, "carol_deleted")[0] is False and role_state(pg, "dave")[0] is True
