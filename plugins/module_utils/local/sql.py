@@ -46,10 +46,46 @@ def sync_sql(model, credentials, pg_port, check_mode=False):
         "password_encryption") or "scram-sha-256"
     desired = spilo_bootstrap_roles(model) + copy.deepcopy(model.get("roles") or [])
     roles = sync_roles(params, desired, check_mode=check_mode, password_encryption=encryption)
-    dbs = sync_databases(params, dict(model.get("databases") or {}),
-                         copy.deepcopy(model.get("prepared_databases") or []), check_mode=check_mode)
+    prepared, dropped = available_only(copy.deepcopy(model.get("prepared_databases") or []),
+                                       available_extensions(credentials, pg_port))
+    dbs = sync_databases(params, dict(model.get("databases") or {}), prepared, check_mode=check_mode)
     return {"changed": bool(roles["changed"] or dbs["changed"]), "roles": roles["actions"],
-            "databases": dbs["actions"], "warnings": list(roles["warnings"]) + list(dbs["warnings"])}
+            "databases": dbs["actions"], "warnings": dropped + list(roles["warnings"]) + list(dbs["warnings"])}
+
+
+def available_only(prepared, available):
+    """Leave out the extensions of ``prepared`` databases that the server lacks; ``(prepared, warnings)``.
+
+    A PostgreSQL build on this machine may lack an extension the Spilo image has (the PostgreSQL 18
+    build has no pgcrypto, no pg_partman): on the local target it is left out with a warning rather
+    than failing the whole manifest after the cluster is up.
+    """
+    warnings = []
+    if available is None:
+        return prepared, warnings
+    for db in prepared:
+        extensions = db.get("extensions") or {}
+        for ext in sorted(extensions):
+            if ext not in available:
+                warnings.append("spec.preparedDatabases.%s.extensions.%s: not available in the PostgreSQL build "
+                                "this local cluster runs; not created on the local target" % (db.get("name"), ext))
+                extensions.pop(ext)
+    return prepared, warnings
+
+
+def available_extensions(credentials, pg_port):
+    """Names in ``pg_available_extensions`` of the server at ``pg_port``, or None when it cannot be read."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - the role sync needs it anyway
+        return None
+    su = credentials["superuser"]
+    try:
+        with psycopg.connect(host=LOOPBACK, port=int(pg_port), user=su["username"], password=su["password"],
+                             dbname="postgres", sslmode="disable", connect_timeout=5) as conn:
+            return set(r[0] for r in conn.execute("SELECT name FROM pg_catalog.pg_available_extensions").fetchall())
+    except psycopg.Error:
+        return None
 
 
 def slot_name(member):

@@ -366,3 +366,14 @@ def test_unreachable_ancestor(tmp_path):
     os.chmod(str(tmp_path), 0o755)
     root = pwd.struct_passwd(("root", "x", 0, 0, "", "/root", "/bin/sh"))
     assert lc.unreachable_ancestor(str(closed / "cluster"), root) is None
+
+
+def test_extensions_the_local_build_lacks_are_left_out_with_a_warning():
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.local import sql
+
+    prepared = [{"name": "bar", "extensions": {"pgcrypto": "public", "pg_partman": "public", "vector": "data"}}]
+    kept, warnings = sql.available_only(copy.deepcopy(prepared), {"vector", "plpgsql"})
+    assert kept[0]["extensions"] == {"vector": "data"}
+    assert [w.split(":")[0] for w in warnings] == ["spec.preparedDatabases.bar.extensions.pg_partman",
+                                                   "spec.preparedDatabases.bar.extensions.pgcrypto"]
+    assert sql.available_only(copy.deepcopy(prepared), None) == (prepared, [])  # unknown: nothing dropped
