@@ -215,9 +215,19 @@ options:
         default: []
         version_added: 0.2.0
       api_members:
-        description: Members by team, as read from the Teams API (C({team -> [users]})).
+        description:
+          - Members by team (C({team -> [users]})), when the caller read the Teams API itself. Without it and with
+            C(enable_teams_api), the module asks C(teams_api_url) itself, with O(teams.api_token).
         type: dict
-        default: {}
+        version_added: 0.2.0
+      api_token:
+        description: The OAuth bearer token for the Teams API (from the secret C(oauth_token_secret_name)). Never logged.
+        type: str
+        version_added: 0.2.0
+      api_timeout:
+        description: Seconds to wait for each Teams API answer.
+        type: int
+        default: 10
         version_added: 0.2.0
       complete:
         description:
@@ -364,7 +374,9 @@ TEAMS_SPEC = dict(
     config=dict(type="dict", default={}),
     team_id=dict(type="str", default=""),
     postgres_teams=dict(type="list", elements="dict", default=[]),
-    api_members=dict(type="dict", default={}),
+    api_members=dict(type="dict"),
+    api_token=dict(type="str", no_log=True),
+    api_timeout=dict(type="int", default=10),
     complete=dict(type="bool", default=True),
 )
 
