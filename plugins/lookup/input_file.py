@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: input_file
-author: pgfleet maintainers
+author: pgfleet maintainers (@pgfleet)
 short_description: Read a manifest or ConfigMap/Secret YAML file, refusing hostile YAML
 description:
   - Reads one YAML file on the controller and returns its mapping.

@@ -52,6 +52,7 @@ INITDB_OPTION_RE = re.compile(r"^[a-z][-a-z0-9]*$")
 HOST_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.:]*[A-Za-z0-9])?$|^\[[0-9A-Fa-f:.]+\]$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _NUL_RE = re.compile(r"\x00")
+_ASTRAL_RE = re.compile(u"[\U00010000-\U0010ffff\ud800-\udfff]")
 
 TOLERATION_OPERATORS = ("Exists", "Equal")
 TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -125,8 +126,8 @@ def _walk(value, field, p, budget):
             if isinstance(key, str) and len(key) > MAX_KEY:
                 p.error(_key(field, key), "the key is %d characters long" % len(key), "use a key of at most %d characters" % MAX_KEY)
                 continue
-            if isinstance(key, str) and _NUL_RE.search(key):
-                p.error(_key(field, key), "the key holds a NUL character", "remove it")
+            if isinstance(key, str) and (_NUL_RE.search(key) or _ASTRAL_RE.search(key)):
+                p.error(_key(field, key), "the key holds a NUL character, an emoji or a lone surrogate", "remove that character")
                 continue
             _walk(item, _key(field, key), p, budget)
     elif isinstance(value, list):
@@ -138,6 +139,9 @@ def _walk(value, field, p, budget):
             p.error(field, "the value is %d characters long" % len(value), "keep it under %d characters" % MAX_STRING)
         elif _NUL_RE.search(value):
             p.error(field, "the value %s holds a NUL character" % short(value), "remove it")
+        elif _ASTRAL_RE.search(value):
+            p.error(field, "the value %s holds a character outside the Basic Multilingual Plane (e.g. an emoji) or a lone surrogate, "
+                    "which the rendered YAML cannot carry" % short(value), "remove that character")
     elif _is_int(value) and abs(value) > 2 ** 63 - 1:
         p.error(field, "%s does not fit in 64 bits" % short(str(value), 30), "write a smaller number")
 

@@ -42,7 +42,7 @@ MAX_DEPTH = 64
 #: Most documents in one file.
 MAX_DOCUMENTS = 100
 
-_BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE = getattr(yaml, "CSafeLoader", None) or getattr(yaml, "SafeLoader", object)
 
 
 class _Refused(Exception):
@@ -124,7 +124,13 @@ def _check_expansion(node):
     size(node, 0, set())
 
 
+def _need_yaml():
+    if yaml is None:
+        raise _Refused("cannot be read: the Python module PyYAML is missing", "install PyYAML (it comes with ansible-core)")
+
+
 def _decode(data, source):
+    _need_yaml()
     if isinstance(data, bytes):
         if len(data) > MAX_BYTES:
             raise _Refused("is %d bytes; at most %d are accepted" % (len(data), MAX_BYTES),

@@ -115,11 +115,20 @@ def _address(tokens):
     raise HbaError("%r is not an address" % _short(token, 60), "write a CIDR, an IP and mask, a host name, all, samehost or samenet")
 
 
+def _kind(value):
+    if isinstance(value, dict):
+        return "a map"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return "a number" if isinstance(value, (int, float)) else "a value"
+
+
 def parse_entry(text):
     """One ``pg_hba.conf`` line as a dict; raises :class:`HbaError`."""
     if not isinstance(text, str):
-        raise HbaError("must be a string, got %s" % ("a map" if isinstance(text, dict) else "a list" if isinstance(text, list) else "a number"
-                                                    if isinstance(text, (int, float)) else "nothing" if text is None else "a value"), "quote the line")
+        raise HbaError("must be a string, got %s" % _kind(text), "quote the line")
     if len(text) > MAX_ENTRY_LENGTH:
         raise HbaError("is %d characters long" % len(text), "keep an entry under %d characters" % MAX_ENTRY_LENGTH)
     if _CONTROL_RE.sub("", text.replace("\t", " ")) != text.replace("\t", " "):

@@ -50,7 +50,7 @@ _HIDDEN_ENUM = {"wal_level": ("archive", "hot_standby")}
 
 
 def _major(major):
-    return str(major).split(".")[0] if major is not None else ""
+    return str(major).split(".", 1)[0] if major is not None else ""
 
 
 def _short(text, limit=40):

@@ -221,3 +221,8 @@ def manifest(change):
         else:
             node[parts[-1]] = value
     return cr
+
+CASES += [
+    ("annotation-emoji", {"spec.podAnnotations": {"a": "ok \U0001F600"}}, "spec.podAnnotations.a"),
+    ("env-lone-surrogate", {"spec.env": [{"name": "A", "value": "\ud83d"}]}, "spec.env[0].value"),
+]

@@ -29,8 +29,8 @@ def test_base_passes_and_the_copy_is_plain():
     p = Problems()
     copy = door.check_door(cr, None, p)
     assert p.errors == [] and p.warnings == []
-    assert type(copy["spec"]["teamId"]) is str
-    assert all(type(k) is str and type(v) is str for k, v in copy["metadata"]["labels"].items())
+    assert copy["spec"]["teamId"].__class__ is str
+    assert all(k.__class__ is str and v.__class__ is str for k, v in copy["metadata"]["labels"].items())
     assert check(BASE).errors == []
 
 

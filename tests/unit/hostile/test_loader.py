@@ -71,7 +71,7 @@ def test_multi_document_file_gives_its_postgresql_document():
 def test_single_document_and_plain_types():
     doc = loader.load_text("\ufeffspec:\n  teamId: acid\n  list: [1, 2.5, true, null]\n".encode("utf-8"))
     assert doc == {"spec": {"teamId": "acid", "list": [1, 2.5, True, None]}}
-    assert type(doc["spec"]["teamId"]) is str
+    assert doc["spec"]["teamId"].__class__ is str
 
 
 def test_merge_keys_are_not_duplicates():
