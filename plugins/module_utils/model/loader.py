@@ -84,7 +84,7 @@ class _Loader(_BASE):
                     raise _Refused("has a mapping key at %s that is not a plain value" % _where(key_node.start_mark),
                                    "write keys as plain strings") from None
                 if key in seen:
-                    raise _Refused("has the key %r twice (line %d and line %d); YAML would silently keep the last one"
+                    raise _Refused("has the key \"%s\" twice (line %d and line %d); YAML would silently keep the last one"
                                    % (_short(key), seen[key] + 1, key_node.start_mark.line + 1),
                                    "remove one of the two lines")
                 seen[key] = key_node.start_mark.line

@@ -22,7 +22,7 @@ spec:
 
 REFUSED = [
     ("duplicate-key", b"spec:\n  numberOfInstances: 1\n  teamId: a\n  numberOfInstances: 7\n",
-     ["'numberOfInstances' twice", "line 2 and line 4"]),
+     ['"numberOfInstances" twice', "line 2 and line 4"]),
     ("billion-laughs", LAUGHS, ["aliases", "expand to more than"]),
     ("recursive-alias", b"spec: &s\n  users: *s\n", ["recursive alias"]),
     ("empty", b"", ["is empty"]),
