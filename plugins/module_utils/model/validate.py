@@ -16,6 +16,7 @@ import datetime
 import ipaddress
 import re
 
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import door
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import roles as pgroles
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import windows as pgwindows
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import (
@@ -162,14 +163,14 @@ def check_maps(spec, p):
         spec[key] = str_map(spec.get(key), "spec.%s" % key, p, "annotation")
     for key in ("users", "databases", "patroni"):
         if not isinstance(spec.get(key), dict):
-            p.error("spec.%s" % key, "must be a map, got %s" % type(spec.get(key)).__name__, "write key: value pairs")
+            p.error("spec.%s" % key, "must be a map, got %s" % door.type_name(spec.get(key)), "write key: value pairs")
             spec[key] = {}
 
 
 def check_lists(spec, p):
     for key in LIST_FIELDS:
         if not isinstance(spec.get(key), list):
-            p.error("spec.%s" % key, "must be a list, got %s" % type(spec.get(key)).__name__, "write a YAML list")
+            p.error("spec.%s" % key, "must be a list, got %s" % door.type_name(spec.get(key)), "write a YAML list")
             spec[key] = []
     for key in ("usersWithSecretRotation", "usersWithInPlaceSecretRotation", "usersIgnoringSecretRotation"):
         for i, user in enumerate(spec[key]):
@@ -313,7 +314,7 @@ def check_misc(spec, p):
     for key in ("nodeAffinity", "livenessProbe"):
         val = spec.get(key)
         if val is not None and not isinstance(val, dict):
-            p.error("spec.%s" % key, "must be an object, got %s" % type(val).__name__, "write it as a YAML mapping")
+            p.error("spec.%s" % key, "must be an object, got %s" % door.type_name(val), "write it as a YAML mapping")
     for key in ("dockerImage", "schedulerName", "podPriorityClassName", "logicalBackupRetention"):
         val = spec.get(key)
         if val is not None and not isinstance(val, str):

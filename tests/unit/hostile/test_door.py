@@ -81,3 +81,16 @@ def test_short_and_type_name():
     assert door.short("a\nb") == "'a\\nb'"
     assert door.short("x" * 100, 10) == "'xxxxxxxxxx...' (100 characters)"
     assert door.type_name(AnsibleUnsafeText("x")) == "a string" and door.type_name([]) == "a list"
+
+
+def test_messages_name_yaml_types_not_python_classes():
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestErrors
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model
+
+    for change in ({"spec.users": AnsibleUnsafeText("x")}, {"spec.env": AnsibleUnsafeText("A=B")}, {"spec.nodeAffinity": AnsibleUnsafeText("x")}):
+        try:
+            build_model(manifest(change), None)
+        except ManifestErrors as exc:
+            assert "got a string" in exc.msg and "AnsibleUnsafe" not in exc.msg, exc.msg
+        else:
+            raise AssertionError("accepted %r" % change)
