@@ -85,6 +85,16 @@ def leader_row(d):
     return None
 
 
+def assert_no_secret(d, root):
+    """No password of the cluster in the page or in the JSON the page polls."""
+    creds = state(root)["credentials"]
+    secrets = [creds[k]["password"] for k in ("superuser", "replication", "restapi")]
+    secrets += [v["password"] for v in (creds.get("secrets") or {}).values()]
+    seen = d.page_source + d.execute_script(
+        "return fetch(arguments[0]).then(function (r) { return r.text(); });", "/local/%s/status.json" % NAME)
+    assert not [s for s in secrets if s and s in seen]
+
+
 def wait_job(b, timeout=300):
     d = b.driver
     b.wait_for(lambda: d.find_element(By.ID, "job-state").text in ("done", "failed"), timeout=timeout,
@@ -110,9 +120,7 @@ def test_create_through_the_console(console, b, root):
     wait_job(b, timeout=300)
     b.wait_for(lambda: d.find_element(By.ID, "health").text == "healthy", timeout=120, what="a healthy cluster")
     assert leader_row(d) in ("%s-0" % NAME, "%s-1" % NAME)
-    page = d.page_source
-    for secret in (state(root)["credentials"]["superuser"]["password"], state(root)["credentials"]["restapi"]["password"]):
-        assert secret not in page
+    assert_no_secret(d, root)
     b.shot("04-local-healthy")
 
 
@@ -166,7 +174,7 @@ def test_monitor_under_pgbench(console, b, root):
         load.wait(timeout=60)
 
 
-def test_switchover_from_the_console(console, b):
+def test_switchover_from_the_console(console, b, root):
     d = b.driver
     d.get(console.url + "/local/%s" % NAME)
     before = b.wait_for(lambda: leader_row(d), timeout=60, what="the leader row")
@@ -177,10 +185,11 @@ def test_switchover_from_the_console(console, b):
                        what="another leader")
     assert after != before
     assert "leader is now %s" % after in d.find_element(By.ID, "job-log").text
+    assert_no_secret(d, root)
     b.shot("06-after-switchover")
 
 
-def test_rolling_restart_from_the_console(console, b):
+def test_rolling_restart_from_the_console(console, b, root):
     d = b.driver
     d.get(console.url + "/local/%s" % NAME)
     d.find_element(By.ID, "restart").click()
@@ -189,6 +198,7 @@ def test_rolling_restart_from_the_console(console, b):
     steps = d.find_element(By.ID, "job-steps").text
     assert steps.count("done") == 2, steps
     b.wait_for(lambda: d.find_element(By.ID, "health").text == "healthy", timeout=120, what="healthy again")
+    assert_no_secret(d, root)
     b.shot("07-after-rolling-restart")
 
 
