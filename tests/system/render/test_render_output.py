@@ -50,3 +50,17 @@ def test_a_foreign_file_in_the_way_is_refused_before_anything_is_written(tmp_pat
     assert again.returncode != 0
     assert "refusing to overwrite" in output and target in output, output[-3000:]
     assert (cdir / target).read_text() == "not: ours\n"
+
+
+def test_a_multi_document_file_renders_its_postgresql_document(tmp_path):
+    """Like Zalando's minimal-master-replica-svcmonitor.yaml: a Service and a ServiceMonitor beside the manifest."""
+    path = tmp_path / "with-svcmonitor.yaml"
+    path.write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: acid-minimal-cluster-svc-metrics-master\nspec:\n  ports: []\n"
+                    "---\n" + open(MINIMAL).read() + "\n---\napiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\n"
+                    "metadata:\n  name: acid-minimal-cluster-svcm-master\n")
+    out = tmp_path / "out"
+    proc = run_render(str(path), str(out))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    names = _files(str(out / "default" / "acid-minimal-cluster"))
+    assert any("-statefulset-acid-minimal-cluster" in n for n in names), names
+    assert not any("servicemonitor" in n or "svc-metrics" in n for n in names), names
