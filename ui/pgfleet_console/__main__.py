@@ -26,6 +26,9 @@ def parse_args(argv=None):
                          "own bearer token; in-cluster: single-user, the pod's service account")
     ap.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])
     ap.add_argument("--context", help="kubeconfig context (default: the current one)")
+    ap.add_argument("--api-server", help="with --auth token: the API server URL, instead of a kubeconfig's "
+                                         "(in a pod: https://kubernetes.default.svc)")
+    ap.add_argument("--ca-file", help="with --api-server: the CA bundle of the API server")
     ap.add_argument("--namespace", action="append", default=[],
                     help="namespace to list when the caller may not list all (repeatable)")
     ap.add_argument("--no-kubernetes", action="store_true", help="local clusters only")
@@ -43,7 +46,11 @@ def build(args):
     target = None
     if not args.no_kubernetes:
         try:
-            if args.auth == "in-cluster":
+            if args.api_server:
+                if args.auth != "token":
+                    sys.exit("pgfleet-console: --api-server goes with --auth token (people sign in with their tokens)")
+                target = Target(args.api_server, ca_file=args.ca_file)
+            elif args.auth == "in-cluster":
                 target = Target.in_cluster()
             else:
                 target = Target.from_kubeconfig(args.kubeconfig, args.context, with_token=args.auth == "kubeconfig")

@@ -206,7 +206,8 @@ def create_app(console):
     @app.route("/logout", methods=["POST"])
     def logout():
         console.sessions.drop(g.sid)
-        g.sid, g.session = console.sessions.new(None if console.auth == "token" else console.target.token)
+        single = console.target.token if (console.target is not None and console.auth != "token") else None
+        g.sid, g.session = console.sessions.new(single)
         g.new_cookie = g.sid
         return redirect(url_for("login") if console.auth == "token" else url_for("index"))
 

@@ -104,3 +104,24 @@ def test_sessions_are_capped(monkeypatch):
     sessions = app_module.Sessions()
     ids = [sessions.new()[0] for _n in range(25)]
     assert len(sessions._data) == 10 and sessions.get(ids[-1]) is not None and sessions.get(ids[0]) is None
+
+
+def test_command_line_token_mode_needs_no_kubeconfig(tmp_path):
+    from pgfleet_console.__main__ import build, parse_args
+
+    console = build(parse_args(["--auth", "token", "--api-server", "https://kubernetes.default.svc",
+                                "--kubeconfig", str(tmp_path / "missing"), "--no-local"]))
+    assert console.target.server == "https://kubernetes.default.svc" and console.target.token is None
+    with pytest.raises(SystemExit):
+        build(parse_args(["--auth", "kubeconfig", "--api-server", "https://x", "--no-local"]))
+    with pytest.raises(SystemExit) as err:
+        build(parse_args(["--kubeconfig", str(tmp_path / "missing"), "--no-local"]))
+    assert "--no-kubernetes" in str(err.value)
+
+
+def test_logout_without_kubernetes(tmp_path):
+    app = create_app(Console(target=None, auth="local", local_roots=[str(tmp_path)]))
+    c = app.test_client()
+    token = re.search(r'data-csrf="([^"]+)"', c.get("/local").get_data(as_text=True)).group(1)
+    r = c.post("/logout", data={"csrf_token": token})
+    assert r.status_code == 302 and r.headers["Location"] == "/"

@@ -28,6 +28,11 @@ def test_the_console_pod_has_no_rights_of_its_own():
     assert spec["automountServiceAccountToken"] is False
     args = spec["containers"][0]["args"]
     assert args[args.index("--auth") + 1] == "token" and "--no-local" in args
+    assert args[args.index("--api-server") + 1] == "https://kubernetes.default.svc"
+    ca_dir = os.path.dirname(args[args.index("--ca-file") + 1])
+    mounts = dict((m["mountPath"], m["name"]) for m in spec["containers"][0]["volumeMounts"])
+    volumes = dict((v["name"], v) for v in spec["volumes"])
+    assert volumes[mounts[ca_dir]]["configMap"]["name"] == "kube-root-ca.crt"
     sec = spec["containers"][0]["securityContext"]
     assert sec["readOnlyRootFilesystem"] and sec["capabilities"]["drop"] == ["ALL"]
     assert not [o for o in objects("*.yaml") if o["kind"] in ("RoleBinding", "ClusterRoleBinding")]
