@@ -75,7 +75,8 @@ def main(argv=None):
     app = create_app(console)
     from waitress import serve
 
-    print("pgfleet-console on http://%s:%d (%s%s)" % (args.bind, args.port, args.auth,
+    mode = "local clusters only" if console.target is None else "auth %s" % args.auth
+    print("pgfleet-console on http://%s:%d (%s%s)" % (args.bind, args.port, mode,
                                                       ", read-only" if args.read_only else ""), flush=True)
     serve(app, host=args.bind, port=args.port, threads=args.threads, ident="pgfleet-console")
     return 0
