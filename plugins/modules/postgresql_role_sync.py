@@ -237,6 +237,35 @@ options:
         type: bool
         default: true
         version_added: 0.2.0
+  infrastructure:
+    description:
+      - Infrastructure roles, see C(docs/design/credentials.md), from the Secrets named by C(infrastructure_roles_secret_name)
+        (numbered keys C(user1), C(password1), C(inrole1)) and C(infrastructure_roles_secrets) (with its key mapping),
+        and the ConfigMaps of the same names. Never rotated. A Secret that is missing keeps its roles as they are.
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      config:
+        description: Operator configuration (C(infrastructure_roles_secret_name), C(infrastructure_roles_secrets)).
+        type: dict
+        default: {}
+        version_added: 0.2.0
+      secrets:
+        description: The Secret objects read (base64 C(data)). The passwords in them are never logged.
+        type: list
+        elements: dict
+        default: []
+        version_added: 0.2.0
+      configmaps:
+        description: The ConfigMap objects read.
+        type: list
+        elements: dict
+        default: []
+        version_added: 0.2.0
+      namespace:
+        description: Namespace of a secret name given without one (the operator's namespace).
+        type: str
+        version_added: 0.2.0
 requirements:
   - psycopg >= 3.1 on the host that runs the module
 notes:
@@ -341,7 +370,7 @@ import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import rotation
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import infra, rotation
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.connection import postgres_argument_spec
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.rolesync import sync_roles
 
@@ -380,6 +409,14 @@ TEAMS_SPEC = dict(
     complete=dict(type="bool", default=True),
 )
 
+INFRA_SPEC = dict(
+    config=dict(type="dict", default={}),
+    # not no_log as a whole (every leaf would be masked in the result); main() masks each password
+    secrets=dict(type="list", elements="dict", default=[], no_log=False),
+    configmaps=dict(type="list", elements="dict", default=[]),
+    namespace=dict(type="str"),
+)
+
 
 def argument_spec():
     spec = postgres_argument_spec()
@@ -391,6 +428,7 @@ def argument_spec():
         reassign_owned_to=dict(type="str"),
         rotation=dict(type="dict", options=ROTATION_SPEC),
         teams=dict(type="dict", options=TEAMS_SPEC),
+        infrastructure=dict(type="dict", options=INFRA_SPEC),
     )
     return spec
 
@@ -419,6 +457,14 @@ def main():
         rotating = rotation_input(module.params["rotation"], module.params["roles"])
     except PgfleetError as err:
         module.fail_json(**err.to_result())
+    infra_roles, infra_warnings = [], []
+    if module.params["infrastructure"]:
+        opts = module.params["infrastructure"]
+        infra_roles, infra_warnings, _complete = infra.infrastructure_roles(
+            opts["config"], opts["secrets"], opts["configmaps"], opts.get("namespace"))
+        for role in infra_roles:
+            module.no_log_values.add(role["password"])
+            module.no_log_values.add(base64.b64encode(role["password"].encode("utf-8")).decode("ascii"))
     for content in ((rotating or {}).get("secrets") or {}).values():
         if content.get("password"):
             module.no_log_values.add(content["password"])
@@ -434,10 +480,11 @@ def main():
             reassign_to=module.params["reassign_owned_to"],
             rotation=rotating,
             teams=module.params["teams"],
+            infrastructure=infra_roles,
         )
     except PgfleetError as err:
         module.fail_json(**err.to_result())
-    for warning in result.pop("warnings"):
+    for warning in infra_warnings + result.pop("warnings"):
         module.warn(warning)
     if rotating is not None:
         refs = dict((r["name"], r.get("secret") or {}) for r in module.params["roles"])

@@ -191,14 +191,14 @@ def flags_of(attrs):
     return sorted(out)
 
 
-def _check_role_name(name, field, errors):
+def _check_role_name(name, field, errors, predefined_ok=False):
     if not names_ok(errors, (name, field, "role name")):
         return False
     if name.lower() in RESERVED_ROLE_NAMES:
         errors.append(ManifestError(field, "%r is reserved by PostgreSQL and cannot be a role name" % name,
                                     "choose another name"))
         return False
-    if name.startswith("pg_"):
+    if name.startswith("pg_") and not predefined_ok:
         errors.append(ManifestError(field, "role names starting with pg_ are reserved by PostgreSQL (%r)" % name,
                                     "choose a name without the pg_ prefix"))
         return False
@@ -243,7 +243,8 @@ def normalise_roles(roles):
                 bad = True
         member_of = []
         for other in raw.get("member_of") or []:
-            if not _check_role_name(other, field + ".member_of", errors):
+            # membership in a predefined role (pg_monitor, pg_read_all_data) is fine; it must exist
+            if not _check_role_name(other, field + ".member_of", errors, predefined_ok=True):
                 bad = True
                 continue
             if other == name:
@@ -709,7 +710,7 @@ def apply_plan(plan, params, check_mode=False):
 
 
 def sync_roles(params, desired, check_mode=False, password_encryption=scram.SCRAM, drop_removed=False,
-               removed=(), reassign_to=None, rotation=None, teams=None):
+               removed=(), reassign_to=None, rotation=None, teams=None, infrastructure=None):
     """Read, plan, apply. Returns a result dict for ``exit_json``.
 
     ``rotation`` (``{"policy", "secrets", "now"}``, see ``rotation.plan_rotation``) turns on password
@@ -720,15 +721,18 @@ def sync_roles(params, desired, check_mode=False, password_encryption=scram.SCRA
     ``teams`` (``{"config", "team_id", "postgres_teams", "api_members", "roles"}``, see ``teams``)
     adds the team members as roles and, with ``enable_team_member_deprecation``, retires the ones
     who left (NOLOGIN and renamed, never dropped) in the same transaction.
+
+    ``infrastructure`` is a list of roles from ``infra.infrastructure_roles`` (merged by origin).
     """
     login_user = params.get("login_user") or "postgres"
     normalise_roles(desired)  # refuse bad names and flags before even connecting
     with Session(params) as session:
         snapshot = read_snapshot(session, with_databases=bool(drop_removed))
     team_events, team_statements, team_warnings = [], [], []
+    if infrastructure:
+        desired = teams_mod.merge_roles(desired, infrastructure, team_warnings)
     if teams is not None:
-        desired, snapshot, team_statements, team_events, team_warnings = _with_teams(teams, desired, snapshot,
-                                                                                      login_user)
+        desired, snapshot, team_statements, team_events, team_warnings = _with_teams(teams, desired, snapshot, login_user)
     rotated = None
     if rotation is not None:
         rotated = rotation_mod.plan_rotation(desired, rotation.get("secrets") or {}, snapshot["roles"],
@@ -774,7 +778,7 @@ def _with_teams(teams, desired, snapshot, login_user):
         teams = dict(teams, api_members=found, complete=teams.get("complete", True) and complete)
         team_warnings.extend("Teams API: %s; existing team member roles are kept" % e for e in api_errors)
     extra, found_warnings = teams_mod.team_roles(teams.get("team_id") or "", teams.get("config") or {},
-                                                teams.get("postgres_teams"), teams.get("api_members"))
+                                                 teams.get("postgres_teams"), teams.get("api_members"))
     team_warnings.extend(found_warnings)
     extra += list(teams.get("roles") or [])
     cfg = teams.get("config") or {}
@@ -785,8 +789,8 @@ def _with_teams(teams, desired, snapshot, login_user):
     live_members = [m for (r, m) in (snapshot.get("memberships") or {}) if r == pam]
     if cfg.get("enable_team_member_deprecation") and teams.get("complete", True) is False:
         team_warnings.append("team members could not be read completely; no member is retired this time")
-    elif cfg.get("enable_team_member_deprecation") and not [r for r in extra if r.get("origin") == "teams"
-                                                               and r["name"] != pam] and live_members:
+    elif cfg.get("enable_team_member_deprecation") and live_members and not [
+            r for r in extra if r.get("origin") == "teams" and r["name"] != pam]:
         team_warnings.append("no team member resolved while %d roles are members of %s; an empty answer looks "
                              "like a failed read, so no member is retired" % (len(live_members), pam))
     elif cfg.get("enable_team_member_deprecation"):

@@ -164,8 +164,7 @@ def policy_from(config, spec, annotations=None):
         "in_place": names("usersWithInPlaceSecretRotation"),
         "ignoring": names("usersIgnoringSecretRotation"),
         "system_allowed": system,
-        "protected": [n for n in (config.get("super_username") or "postgres",
-                                  config.get("replication_username") or "standby")],
+        "protected": [config.get("super_username") or "postgres", config.get("replication_username") or "standby"],
         "standby": bool(spec.get("standby")),
     }
 

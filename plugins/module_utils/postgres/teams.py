@@ -187,7 +187,6 @@ def plan_deprecation(desired_names, snapshot, pam_role_name, suffix="_deleted", 
     return statements, out, events
 
 
-
 # --- merging with the other sources ------------------------------------------------------------
 
 #: Origins from the weakest to the strongest: on a name clash the stronger definition wins.
