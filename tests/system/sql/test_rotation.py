@@ -191,3 +191,34 @@ def test_per_cluster_switch_off_restores_the_role_name(pg, sync):
     r = run(sync, model, store, T0 + datetime.timedelta(days=2), annotations=off)
     assert can_login(pg, rotated) is None
     assert (run(sync, model, store, T0 + datetime.timedelta(days=2), annotations=off)["statements"]) == 0
+
+
+def test_md5_to_scram_rehashes_what_we_own_including_rotation_users(pg, sync):
+    model = sync.model(SPEC)
+    store = Store(model)
+    pol = rotation.policy_from(CONFIG, model["spec"], {})
+
+    # the test server's pg_hba asks for SCRAM: the superuser this test connects as stays out of it
+    roles = [r for r in model["roles"] if r["name"] != "postgres"]
+
+    def run(now, encryption):
+        result = sync.roles(roles, password_encryption=encryption,
+                            rotation={"policy": pol, "secrets": store.snapshot(), "now": now})
+        store.write(result["secrets"])
+        return result
+
+    run(T0, "md5")
+    store.due("app", T0)
+    run(T0 + datetime.timedelta(hours=1), "md5")
+    current = store.read("app")
+    kinds = dict(pg.query("SELECT rolname, left(rolpassword, 3) FROM pg_authid WHERE rolname IN ('owner_user', %s)",
+                          (current["username"],)))
+    assert kinds == {"owner_user": "md5", current["username"]: "md5"}
+    r = run(T0 + datetime.timedelta(hours=2), "scram-sha-256")
+    rehashed = sorted(a["role"] for a in r["actions"] if a["action"] == "set_password")
+    assert "owner_user" in rehashed and current["username"] in rehashed and "app" not in rehashed
+    kinds = dict(pg.query("SELECT rolname, left(rolpassword, 5) FROM pg_authid WHERE rolname IN ('owner_user', %s)",
+                          (current["username"],)))
+    assert kinds == {"owner_user": "SCRAM", current["username"]: "SCRAM"}
+    assert can_login(pg, current) == "app" and can_login(pg, store.read("owner_user")) == "owner_user"
+    assert run(T0 + datetime.timedelta(hours=3), "scram-sha-256")["statements"] == 0
