@@ -90,6 +90,18 @@ options:
     type: bool
     default: true
     version_added: 0.1.0
+  adopt_from:
+    description:
+      - Field managers of the operator pgfleet replaces. An existing object pgfleet never applied whose fields such a
+        manager wrote by update (the Zalando operator's C(postgres-operator)) is taken over before the first apply -
+        those fields move to pgfleet's apply entry (one JSON patch of C(managedFields), guarded by the resourceVersion),
+        so the apply keeps what pgfleet renders and removes the rest instead of leaving both (for example a
+        PodDisruptionBudget with both C(maxUnavailable) and C(minAvailable), which the API server refuses).
+      - The action lists what differed. An empty list turns the takeover off.
+    type: list
+    elements: str
+    default: [postgres-operator]
+    version_added: 0.1.0
   create_only:
     description:
       - Kinds that are created when missing and never updated (the operator's RBAC may create them but not change
@@ -150,6 +162,7 @@ requests:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.adopt import PREVIOUS_MANAGERS
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import Api, auth_argument_spec
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.apply import ApplySet
 
@@ -167,6 +180,7 @@ def main():
         flag_pods=dict(type="bool", default=True),
         replace_timeout=dict(type="int", default=60),
         create_only=dict(type="list", elements="str", default=["RoleBinding"]),
+        adopt_from=dict(type="list", elements="str", default=list(PREVIOUS_MANAGERS)),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
@@ -176,7 +190,7 @@ def main():
         applier = ApplySet(api, field_manager=p["field_manager"], force=p["force_conflicts"],
                            lazy_image=p["lazy_spilo_upgrade"], resize_mode=p["storage_resize_mode"],
                            flag_pods=p["flag_pods"], replace_timeout=p["replace_timeout"],
-                           create_only=p["create_only"])
+                           create_only=p["create_only"], adopt_from=p["adopt_from"])
         result = applier.run(p["objects"], p["live"], p["prune"])
     except PgfleetError as exc:
         out = exc.to_result()

@@ -25,6 +25,7 @@ author:
   - pgfleet maintainers (@pgfleet)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - pgfleet.postgres.k8s_patroni_access
 options:
   name:
     description: Cluster name (the StatefulSet; pods are C(<name>-<ordinal>)).
@@ -122,7 +123,7 @@ reasons:
   type: list
   elements: str
 leader:
-  description: The leader pod C({name, role, phase, ready, ip, uid}), or null.
+  description: The leader pod C({name, role, phase, ready, ip, uid, api_url}), or null; C(api_url) is its Patroni REST API.
   returned: always
   type: dict
 pods:
@@ -145,6 +146,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import Api, auth_argument_spec
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.pods import Pods
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.state import (
+    patroni_access,
+    patroni_access_argument_spec,
+    with_api_url,
+)
 
 
 def main():
@@ -161,6 +167,7 @@ def main():
         delete_timeout=dict(type="int"),
         interval=dict(type="float", default=2),
         fail_on_timeout=dict(type="bool", default=False),
+        **patroni_access_argument_spec()
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
@@ -170,6 +177,7 @@ def main():
         pods = Pods(api, p["name"], p["namespace"], p["selector"], p["role_label"], p["interval"])
         if p["state"] == "ready":
             result = pods.wait_ready(p["instances"], p["timeout"])
+            result["leader"] = with_api_url(result["leader"], p["namespace"], patroni_access(p))
             if not result["ready"] and p["fail_on_timeout"]:
                 module.fail_json(msg="the pods of %s/%s are not ready after %ss: %s" % (
                     p["namespace"], p["name"], p["timeout"], "; ".join(result["reasons"])),
@@ -178,6 +186,7 @@ def main():
         done, error = pods.recreate(p["pods"], p["timeout"], p["delete_timeout"], dry_run=module.check_mode)
         final = pods.read()
         ready, reasons, leader = pods.check(final, len(final)) if final else (False, ["no pods"], None)
+        leader = with_api_url(leader, p["namespace"], patroni_access(p))
         result = dict(changed=bool(done), recreated=done, pods=final, leader=leader, ready=ready,
                       reasons=reasons, requests=len(api.log))
         if error:

@@ -25,6 +25,7 @@ author:
   - pgfleet maintainers (@pgfleet)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - pgfleet.postgres.k8s_patroni_access
 options:
   name:
     description:
@@ -54,6 +55,13 @@ options:
         operator's C(CONFIG_MAP_NAME). Empty means the built-in defaults.
     type: str
     version_added: 0.1.0
+  operator_configuration:
+    description:
+      - The C(OperatorConfiguration) object (C(acid.zalan.do/v1)) holding the operator configuration, C(name) (in
+        O(operator_namespace)) or C(namespace/name), as the Zalando operator's C(POSTGRES_OPERATOR_CONFIGURATION_OBJECT).
+        When set it is read instead of O(operator_configmap); both forms give the same configuration.
+    type: str
+    version_added: 0.1.0
   operator_namespace:
     description:
       - Namespace of O(operator_configmap) when it has none; defaults to the cluster's namespace.
@@ -61,7 +69,7 @@ options:
     version_added: 0.1.0
   operator_configmap_required:
     description:
-      - Fail when O(operator_configmap) does not exist. Otherwise the built-in defaults are used and
+      - Fail when O(operator_configuration) or O(operator_configmap) does not exist. Otherwise the built-in defaults are used and
         RV(config_source) says so.
     type: bool
     default: false
@@ -71,6 +79,13 @@ options:
       - Also read the cluster's objects. V(false) reads only the configuration and the manifest.
     type: bool
     default: true
+    version_added: 0.1.0
+  controller_id:
+    description:
+      - This operator instance's id. A manifest whose C(acid.zalan.do/controller) annotation differs (empty
+        matches empty) belongs to another instance - RV(stop) is V(foreign) and RV(keep_reason) says so.
+    type: str
+    default: ''
     version_added: 0.1.0
 notes:
   - Supports check mode (it only reads).
@@ -124,7 +139,7 @@ config_source:
   description: Where the configuration came from.
   returned: always
   type: str
-  sample: ConfigMap postgres-operator/postgres-operator
+  sample: OperatorConfiguration postgres-operator/postgresql-operator-default-configuration
 invalid:
   description: Null for a valid manifest, else C(msg) (every problem, each naming the field and the fix), C(fields) and C(problems).
   returned: always
@@ -167,7 +182,48 @@ pods:
   type: list
   elements: dict
 leader:
-  description: The one ready pod labelled master, or null (none, or more than one).
+  description:
+    - The one ready pod labelled master, or null (none, or more than one), with C(api_url), its Patroni REST API
+      as O(patroni_access) reaches it.
+  returned: always
+  type: dict
+phase:
+  description:
+    - What this reconcile does - V(Creating) (no StatefulSet yet), V(Updating) (the status's C(observedGeneration)
+      is not the manifest's generation) or V(Sync).
+  returned: always
+  type: str
+status_before:
+  description: The C(PostgresClusterStatus) as read (empty when there is none).
+  returned: always
+  type: str
+owner:
+  description: The manifest's C(acid.zalan.do/controller) annotation (empty when absent).
+  returned: always
+  type: str
+stop:
+  description:
+    - Why a reconcile writes nothing but the status - V(foreign) (another operator instance's manifest),
+      V(deleting) (the finalizer playbook handles it), V(invalid), or empty (go on). RV(stop_reason) says it in words.
+  returned: always
+  type: str
+stop_reason:
+  description: RV(stop) in one sentence (empty when the reconcile goes on).
+  returned: always
+  type: str
+keep_reason:
+  description:
+    - The teardown decision - empty when the finalizer may delete the cluster's objects, else why every object is
+      kept (another instance's manifest, an invalid manifest, or the delete annotations C(delete_annotation_date_key)
+      / C(delete_annotation_name_key) missing while owner references are off).
+  returned: always
+  type: str
+scale_down_switchover:
+  description: Whether the leader's pod is one the manifest's instance count removes (hand the leadership to pod 0 first).
+  returned: always
+  type: bool
+leftovers:
+  description: C({pooler, logical_backup}) - whether objects of those features exist (to delete when the feature is off).
   returned: always
   type: dict
 instances:
@@ -185,6 +241,7 @@ ready_reasons:
   elements: str
 patroni:
   description:
+    - C(api_url) - the leader's Patroni REST API (empty when there is no leader).
     - What the DCS objects tell about Patroni, so that a reconcile with nothing to change need not call it -
       C(desired) (the dynamic configuration the manifest asks for), C(dcs_config_known) (Patroni's own copy in the
       C(config) annotation of C(<name>-config) was found), C(in_sync) (it needs no change), C(changes),
@@ -207,7 +264,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import Api, auth_argument_spec
-from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.state import read_state
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.state import patroni_access, patroni_access_argument_spec, read_state
 
 
 def main():
@@ -218,9 +275,12 @@ def main():
         manifest=dict(type="dict"),
         operator_config=dict(type="raw"),
         operator_configmap=dict(type="str"),
+        operator_configuration=dict(type="str"),
         operator_namespace=dict(type="str"),
         operator_configmap_required=dict(type="bool", default=False),
         read_objects=dict(type="bool", default=True),
+        controller_id=dict(type="str", default=""),
+        **patroni_access_argument_spec()
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_one_of=[("manifest", "name")],
@@ -234,7 +294,9 @@ def main():
         result = read_state(api, name=p["name"], namespace=p["namespace"], manifest=p["manifest"],
                             config_given=p["operator_config"], configmap=p["operator_configmap"],
                             operator_namespace=operator_ns,
-                            configmap_required=p["operator_configmap_required"], read_objects=p["read_objects"])
+                            configmap_required=p["operator_configmap_required"], read_objects=p["read_objects"],
+                            controller_id=p["controller_id"] or "", patroni_access=patroni_access(p),
+                            configuration_object=p["operator_configuration"])
     except PgfleetError as exc:
         out = exc.to_result()
         out["requests"] = api.log if api else []

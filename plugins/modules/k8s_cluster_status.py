@@ -19,6 +19,11 @@ description:
   - Writes it through the C(status) subresource (JSON merge patch) only when it differs, so an unchanged
     reconcile writes nothing. A status stored as a bare string (older objects) is converted.
   - Creates one core/v1 Event on the object per entry of O(events) (switchovers, restarts, failures).
+  - With O(outcome) (the end of a reconcile) or O(failure) (a failed step) the module decides the status itself -
+    the phase, C(observedGeneration), the conditions (C(Valid), C(Ready), C(PodsUpToDate), C(PatroniConfigured),
+    C(DatabasesSynced)), C(managedSlots) and the warning events; the playbook only passes what happened.
+  - Messages written into the object have their Jinja delimiters broken apart (C({ {)), since the object comes
+    back to the operator's playbooks as variables.
   - In check mode the writes are sent with C(dryRun=All).
 author:
   - pgfleet maintainers (@pgfleet)
@@ -49,6 +54,28 @@ options:
     description: Other keys of C(status) to set (a null value removes the key).
     type: dict
     default: {}
+    version_added: 0.1.0
+  phase:
+    description:
+      - The reconcile's phase (RV(pgfleet.postgres.k8s_cluster_state#module:phase)) for O(outcome) and O(failure).
+        With O(failure) and no phase it is taken from the status (the read itself failed).
+    type: str
+    choices: [Creating, Updating, Sync]
+    version_added: 0.1.0
+  outcome:
+    description:
+      - What the reconcile found and did; the module computes the status from it. Keys (all optional) -
+        C(ready), C(ready_reasons), C(pods), C(leader), C(pending) (pods still to recreate), C(patroni_error) and
+        C(sql_error) (null when that step did not run, empty when it succeeded), C(managed_slots) (from
+        M(pgfleet.postgres.patroni_config), null when it did not run), C(patroni) (the read's Patroni view).
+      - Cannot be combined with O(status), O(observed_generation), O(conditions), O(fields) or O(failure).
+    type: dict
+    version_added: 0.1.0
+  failure:
+    description:
+      - A failed step's message - the status becomes C(CreateFailed), C(UpdateFailed) or C(SyncFailed) (by O(phase)),
+        condition C(Ready) carries the message, and a Warning event is recorded when the status changes.
+    type: str
     version_added: 0.1.0
   events:
     description: Events to record, each C({reason, message, type}) with C(type) V(Normal) (default) or V(Warning).
@@ -112,9 +139,24 @@ def main():
         conditions=dict(type="list", elements="dict", default=[]),
         fields=dict(type="dict", default={}),
         events=dict(type="list", elements="dict", default=[]),
+        phase=dict(type="str", choices=["Creating", "Updating", "Sync"]),
+        outcome=dict(type="dict"),
+        failure=dict(type="str"),
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           mutually_exclusive=[("outcome", "failure", "status"), ("outcome", "failure", "conditions"),
+                                               ("outcome", "failure", "fields"),
+                                               ("outcome", "failure", "observed_generation")])
     p = module.params
+    decided = None
+    if p["outcome"] is not None:
+        decided = k8s_status.reconcile_outcome(p["manifest"], p["phase"], p["outcome"])
+    elif p["failure"] is not None:
+        decided = k8s_status.failure_outcome(p["manifest"], p["phase"], p["failure"])
+    if decided is not None:
+        p["status"], p["observed_generation"] = decided["status"], decided["observed_generation"]
+        p["conditions"], p["fields"] = decided["conditions"], decided["fields"]
+        p["events"] = list(p["events"]) + decided["events"]
     for cond in p["conditions"]:
         if not cond.get("type") or str(cond.get("status")) not in ("True", "False", "Unknown"):
             module.fail_json(msg="conditions: each needs a type and a status of True, False or Unknown; got %r" % (cond,))

@@ -102,6 +102,11 @@ actions:
   returned: always
   type: list
   elements: dict
+deleted:
+  description: The objects deleted, each C(<Kind> <name>), in order.
+  returned: always
+  type: list
+  elements: str
 requests:
   description: Number of API requests made.
   returned: always
@@ -143,7 +148,8 @@ def main():
         out["actions"] = teardown.actions if teardown else []
         out["requests"] = len(api.log) if api else 0
         module.fail_json(**out)
-    module.exit_json(changed=any(a["action"] == "delete" for a in actions), actions=actions, requests=len(api.log))
+    deleted = ["%s %s" % (a["kind"], a["name"]) for a in actions if a["action"] == "delete"]
+    module.exit_json(changed=bool(deleted), actions=actions, deleted=deleted, requests=len(api.log))
 
 
 if __name__ == "__main__":

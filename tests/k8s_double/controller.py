@@ -4,7 +4,8 @@
   with ``updateStrategy: OnDelete``: PVCs from ``volumeClaimTemplates``, pods ``<sts>-<i>``
   (OrderedReady or Parallel), adoption of orphaned pods that match the selector, scale-down, PVC
   retention policy, a deleted pod comes back from the *current* template, pods become Running and
-  ready after ``pod_start_seconds``, graceful pod deletion after ``pod_grace_seconds``, PVC
+  ready after ``pod_start_seconds`` (or, with ``pod_start_seconds=None``, only when a test calls
+  ``start_pods()``: no wall clock involved), graceful pod deletion after ``pod_grace_seconds``, PVC
   resize reflected in ``status.capacity``, and the StatefulSet status.
 - ``FakePatroni`` (``patroni=True``): what Spilo/Patroni does to Kubernetes objects and what its
   REST API answers, enough for pgfleet's reconcile: the role label (``spilo-role``) on each pod
@@ -51,6 +52,7 @@ class Controllers(object):
         self.failover_seconds = failover_seconds
         self.patroni = FakePatroni(self) if patroni else None
         self._queue = []
+        self._held = []   # (ns, name, uid) of pods created while pod_start_seconds is None
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._busy = False
@@ -69,6 +71,21 @@ class Controllers(object):
         with self._cond:
             heapq.heappush(self._queue, (time.monotonic() + delay, next(self._seq), action, args))
             self._cond.notify_all()
+
+    def start_pods(self, hold_new=False):
+        """Start every pod held back by ``pod_start_seconds=None``; later pods start at once unless
+        ``hold_new``. How a test makes "the pods are slow" explicit instead of racing a timer."""
+        with self._cond:
+            held, self._held = self._held, []
+            if not hold_new:
+                self.pod_start_seconds = 0.0
+        for args in held:
+            self.schedule(0.0, "start_pod", *args)
+        return [name for _ns, name, _uid in held]
+
+    def held_pods(self):
+        with self._cond:
+            return [name for _ns, name, _uid in self._held]
 
     def stop(self):
         with self._cond:
@@ -268,7 +285,11 @@ class Controllers(object):
         if not pod["metadata"]["annotations"]:
             del pod["metadata"]["annotations"]
         created = self.store.create(self.t("pods"), ns, pod, manager=self.MANAGER)
-        self.schedule(self.pod_start_seconds, "start_pod", ns, pod_name, created["metadata"]["uid"])
+        if self.pod_start_seconds is None:
+            with self._cond:
+                self._held.append((ns, pod_name, created["metadata"]["uid"]))
+        else:
+            self.schedule(self.pod_start_seconds, "start_pod", ns, pod_name, created["metadata"]["uid"])
 
     def start_pod(self, ns, name, uid):
         pod = self._get("pods", ns, name)

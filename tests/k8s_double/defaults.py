@@ -277,6 +277,10 @@ def validate(kind, obj, old=None):
         strategy = (spec.get("updateStrategy") or {}).get("type", "RollingUpdate")
         if strategy == "OnDelete" and "rollingUpdate" in (spec.get("updateStrategy") or {}):
             errs.append("spec.updateStrategy.rollingUpdate: Invalid value: only allowed for updateStrategy 'RollingUpdate'")
+    if kind == "PodDisruptionBudget" and "minAvailable" in spec and "maxUnavailable" in spec:
+        # as the real server refuses it (also when the two come from different field managers)
+        errs.append("spec: Invalid value: policy.PodDisruptionBudgetSpec{...}: minAvailable and maxUnavailable "
+                    "cannot be both set")
     if old is None:
         return errs
     old_spec = old.get("spec") or {}

@@ -334,6 +334,34 @@ def fields_v1(paths):
     return tree
 
 
+def _paths_of(fields, prefix=()):
+    out = set()
+    for key, value in (fields or {}).items():
+        if key.startswith("f:") and isinstance(value, dict) and any(k.startswith("f:") for k in value):
+            out |= _paths_of(value, prefix + (key[2:],))
+        elif key.startswith("f:"):
+            out.add(prefix + (key[2:],))
+        elif prefix:
+            out.add(prefix)  # a list element (k:/v:/i:): lists are atomic here
+    return out
+
+
+def owners_from_managed_fields(entries):
+    """{manager: {"operation", "paths", "time"}} from managedFields a client wrote (the inverse of fields_v1)."""
+    owners = {}
+    for entry in entries or []:
+        if not isinstance(entry, dict) or not entry.get("manager") or entry.get("subresource"):
+            continue
+        op = entry.get("operation") or "Update"
+        name = entry["manager"]
+        if op == "Update" and any(e.get("manager") == name and e.get("operation") == "Apply"
+                                  for e in entries if isinstance(e, dict)):
+            name += "\x00update"
+        rec = owners.setdefault(name, {"operation": op, "paths": set(), "time": entry.get("time")})
+        rec["paths"] |= _paths_of(entry.get("fieldsV1") or {})
+    return owners
+
+
 def loads(body, content_type):
     """Decode a request body: JSON, or YAML for apply patches."""
     if not body:

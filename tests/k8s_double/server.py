@@ -117,8 +117,14 @@ class KubeDouble(object):
         return [r for r in self.writes(since) if r.get("mutated")]
 
     def settle(self, timeout=10.0):
+        """Wait until the fake controllers have nothing due; False when they are still busy at ``timeout``."""
         if self.controllers is not None:
-            self.controllers.settle(timeout)
+            return self.controllers.settle(timeout)
+        return True
+
+    def start_pods(self, hold_new=False):
+        """Start the pods held back by ``pod_start_seconds=None`` (see ``Controllers.start_pods``)."""
+        return self.controllers.start_pods(hold_new) if self.controllers is not None else []
 
     # --- direct access for tests (not recorded) -----------------------------------------------
     def rtype(self, api_version, kind):

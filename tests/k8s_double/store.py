@@ -296,7 +296,7 @@ class Store(object):
                                % (rtype.plural, name), {"name": name, "kind": rtype.plural})
             return self._write(rtype, key, old, obj, dry_run, manager, subresource)
 
-    def _write(self, rtype, key, old, obj, dry_run, manager, subresource):
+    def _write(self, rtype, key, old, obj, dry_run, manager, subresource, owners=None):
         if subresource == "status":
             new = copy.deepcopy(old)
             if "status" in obj:
@@ -310,7 +310,8 @@ class Store(object):
                     new["status"] = copy.deepcopy(old["status"])
                 else:
                     new.pop("status", None)
-        owners = patching.take_ownership(old, new, manager or "unknown", self.owners.get(key, {}))
+        owners = patching.take_ownership(old, new, manager or "unknown",
+                                         self.owners.get(key, {}) if owners is None else owners)
         return self._finalize_write(rtype, key, old, new, owners, dry_run)
 
     def patch(self, rtype, ns, name, body, content_type, dry_run=False, manager=None, force=False,
@@ -364,9 +365,15 @@ class Store(object):
                 raise _not_found(rtype, name)
             old = self.objects[key]
             current = copy.deepcopy(old)
+            owners = None
             try:
                 if ctype == "application/json-patch+json":
-                    new = patching.json_patch(current, body)
+                    # as the real server: the patch sees managedFields, and a changed list replaces them
+                    shown = self._render(rtype, key)
+                    new = patching.json_patch(shown, body)
+                    if isinstance(new, dict) and (new.get("metadata") or {}).get("managedFields") != \
+                            shown["metadata"].get("managedFields"):
+                        owners = patching.owners_from_managed_fields(new["metadata"].get("managedFields"))
                 elif ctype == "application/merge-patch+json":
                     new = patching.merge_patch(current, body)
                 elif ctype == "application/strategic-merge-patch+json":
@@ -389,7 +396,7 @@ class Store(object):
                 raise ApiError(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": the object has been '
                                "modified; please apply your changes to the latest version and try again"
                                % (rtype.plural, name))
-            return self._write(rtype, key, old, new, dry_run, manager, subresource)
+            return self._write(rtype, key, old, new, dry_run, manager, subresource, owners)
 
     # --- deletes ----------------------------------------------------------------------------
     def delete(self, rtype, ns, name, propagation=None, dry_run=False, grace=None, preconditions=None):

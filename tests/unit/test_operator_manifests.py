@@ -133,9 +133,29 @@ def test_samples_are_the_reference_manifests():
 
 def test_crd_base_is_the_crd():
     (kust,) = load_all(os.path.join(CONFIG, "crd", "kustomization.yaml"))
-    assert kust["resources"] == ["bases/acid.zalan.do_postgresqls.yaml"]
+    assert kust["resources"] == ["bases/acid.zalan.do_postgresqls.yaml", "bases/acid.zalan.do_operatorconfigurations.yaml"]
     (crd,) = load_all(os.path.join(CONFIG, "crd", "bases", "acid.zalan.do_postgresqls.yaml"))
     assert crd["metadata"]["name"] == "postgresqls.acid.zalan.do"
+
+
+def test_operatorconfiguration_crd_has_the_reference_identity():
+    """Zalando's Helm chart configures the operator with an OperatorConfiguration object: same group,
+    kind, plural and short name, so an existing object and `kubectl get opconfig` keep working."""
+    (crd,) = load_all(os.path.join(CONFIG, "crd", "bases", "acid.zalan.do_operatorconfigurations.yaml"))
+    assert crd["metadata"]["name"] == "operatorconfigurations.acid.zalan.do"
+    spec = crd["spec"]
+    assert spec["group"] == "acid.zalan.do" and spec["scope"] == "Namespaced"
+    assert spec["names"]["kind"] == "OperatorConfiguration" and spec["names"]["plural"] == "operatorconfigurations"
+    assert spec["names"]["shortNames"] == ["opconfig"]
+    (version,) = spec["versions"]
+    assert version["name"] == "v1" and version["served"] and version["storage"]
+    schema = version["schema"]["openAPIV3Schema"]
+    assert "configuration" in schema["required"]
+    # every group is open: an object written for any reference-operator version is accepted
+    groups = schema["properties"]["configuration"]["properties"]
+    for group in ("users", "kubernetes", "postgres_pod_resources", "timeouts", "load_balancer", "aws_or_gcp",
+                  "logical_backup", "debug", "teams_api", "logging_rest_api", "connection_pooler", "patroni"):
+        assert groups[group]["x-kubernetes-preserve-unknown-fields"] is True, group
 
 
 # ----------------------------------------------------------------------------------------------
@@ -371,7 +391,8 @@ def test_kustomize_build_default():
             assert doc["metadata"]["namespace"] == "pgfleet-system", doc["metadata"]
     assert [n["metadata"]["name"] for n in by_kind["Namespace"]] == ["pgfleet-system"]
     assert sorted(r["metadata"]["name"] for r in by_kind["ClusterRole"]) == ["pgfleet-manager-role", "postgres-pod"]
-    assert by_kind["CustomResourceDefinition"][0]["metadata"]["name"] == "postgresqls.acid.zalan.do"
+    assert sorted(c["metadata"]["name"] for c in by_kind["CustomResourceDefinition"]) == [
+        "operatorconfigurations.acid.zalan.do", "postgresqls.acid.zalan.do"]
     (deploy,) = by_kind["Deployment"]
     assert deploy["spec"]["template"]["spec"]["serviceAccountName"] == "pgfleet-controller-manager"
     assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "pgfleet/postgres-operator:0.1.0"

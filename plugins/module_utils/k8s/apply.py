@@ -16,6 +16,10 @@ manager ``pgfleet``; the Spilo StatefulSet gets the SPEC 5.1 treatment:
 4. running pods that are not recreated get the template's annotations patched (no restart).
 
 Objects listed in ``prune`` are deleted when they exist (a disabled pooler, a disabled backup job).
+
+An object that exists but was never applied by pgfleet (no ``pgfleet.io/applied-checksum``) may
+come from the operator pgfleet replaces: its fields are taken over first (``adopt.py``), and the
+action lists how it differed from pgfleet's rendering.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +29,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import KubernetesError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import adopt as k8s_adopt
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import diff as k8s_diff
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import describe
 
@@ -60,8 +65,9 @@ def _action(obj, action, reasons=None, **extra):
 class ApplySet(object):
     def __init__(self, api, field_manager="pgfleet", force=True, lazy_image=False, resize_mode="pvc",
                  flag_pods=True, replace_timeout=60, create_only=("RoleBinding",), sleep=time.sleep,
-                 monotonic=time.monotonic):
+                 monotonic=time.monotonic, adopt_from=k8s_adopt.PREVIOUS_MANAGERS):
         self.create_only = set(create_only or ())
+        self.adopt_from = tuple(adopt_from or ())
         self.api = api
         self.field_manager = field_manager
         self.force = force
@@ -112,8 +118,32 @@ class ApplySet(object):
                                      "never updated: change it by hand if needed" % describe(obj))
             self.actions.append(_action(obj, "none", ["create-only"]))
             return
-        self.api.apply(obj, self.field_manager, self.force)
-        self.actions.append(_action(obj, "create" if current is None else "apply", reasons))
+        adopted = self._adopt(obj, current)
+        if not (adopted and self.api.dry_run):
+            # in check mode the takeover was a dry run too: the apply after it cannot be tried
+            self.api.apply(obj, self.field_manager, self.force)
+        self.actions.append(_action(obj, "create" if current is None else "apply", reasons + adopted))
+
+    def _adopt(self, obj, current):
+        """Take over the fields of the previous operator before the first apply; returns the reasons to show."""
+        if current is None or not self.adopt_from:
+            return []
+        if k8s_diff.APPLIED_CHECKSUM in ((current.get("metadata") or {}).get("annotations") or {}):
+            return []  # applied by pgfleet before: nothing to take over
+        meta = obj.get("metadata") or {}
+        live = self.api.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        patch, managers = k8s_adopt.takeover_patch(live, self.field_manager, self.adopt_from)
+        if not patch:
+            return []
+        self.api.patch(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"), patch,
+                       patch_type="json")
+        diffs = k8s_diff.object_differences(obj, live)
+        dropped = k8s_adopt.dropped_fields(live, obj, self.adopt_from)
+        note = "adopted from field manager %s: %s" % (", ".join(managers), "; ".join(
+            (["pgfleet sets " + ", ".join(diffs)] if diffs else [])
+            + (["pgfleet removes " + ", ".join(dropped)] if dropped else [])) or "no difference")
+        self.warnings.append("%s %s" % (describe(obj), note))
+        return [note]
 
     # --- the Spilo StatefulSet ------------------------------------------------------------------
     def _statefulset(self, sts, current, pods, pvcs):
@@ -155,7 +185,10 @@ class ApplySet(object):
             if ok:
                 self.actions.append(_action(sts, "none"))
             else:
-                self.api.apply(sts, self.field_manager, self.force)
+                adopted = self._adopt(sts, current)
+                reasons = reasons + adopted
+                if not (adopted and self.api.dry_run):
+                    self.api.apply(sts, self.field_manager, self.force)
                 self.actions.append(_action(sts, "apply", reasons))
         # 4. annotations of the pods that stay
         for name, patch in sorted(k8s_diff.pod_annotation_patches(sts, current, pods, skip=self.rolling).items()):

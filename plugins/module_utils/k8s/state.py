@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import datetime
 import json
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
@@ -26,7 +27,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import strip_server_fields
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import opconfig, spilo
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model
-from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import client as patroni_utils
+from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.dynconfig import config_diff
 
 # Kinds listed by the cluster-name label: (apiVersion, kind)
 LISTED = (
@@ -52,24 +53,41 @@ def split_ref(ref, default_namespace):
     return default_namespace, ref
 
 
-def read_config(api, configmap=None, operator_namespace=None, given=None, required=False):
-    """(raw ConfigMap data or given dict, source description). A named ConfigMap must exist."""
+def read_config(api, configmap=None, operator_namespace=None, given=None, required=False, configuration_object=None):
+    """(raw configuration, source description).
+
+    As the reference operator: the ``OperatorConfiguration`` object named by
+    ``configuration_object`` (env ``POSTGRES_OPERATOR_CONFIGURATION_OBJECT``) when set, else the
+    ConfigMap named by ``configmap`` (env ``CONFIG_MAP_NAME``), else the built-in defaults. A
+    configuration given as a parameter wins over both. Both objects are returned whole:
+    ``opconfig.load`` reads either form and gives the same typed configuration.
+    """
     if given:
         return given, "parameter operator_config"
-    if not configmap:
+    if configuration_object:
+        kind, ref, api_version, env = "OperatorConfiguration", configuration_object, "acid.zalan.do/v1", \
+            "POSTGRES_OPERATOR_CONFIGURATION_OBJECT"
+    elif configmap:
+        kind, ref, api_version, env = "ConfigMap", configmap, "v1", "CONFIG_MAP_NAME"
+    else:
         return {}, "built-in defaults"
-    ns, name = split_ref(configmap, operator_namespace)
+    ns, name = split_ref(ref, operator_namespace)
     if not ns:
-        raise KubernetesError("operator ConfigMap %r has no namespace: set operator_namespace (env "
-                              "OPERATOR_NAMESPACE) or write namespace/name" % configmap)
-    cm = api.get("v1", "ConfigMap", name, ns)
-    if cm is None:
+        raise KubernetesError("operator %s %r has no namespace: set operator_namespace (env "
+                              "OPERATOR_NAMESPACE) or write namespace/name" % (kind, ref))
+    obj = api.get(api_version, kind, name, ns)
+    if obj is None:
         if required:
-            raise KubernetesError("the operator ConfigMap %s/%s does not exist; create it (a Zalando "
-                                  "postgres-operator ConfigMap works unchanged) or unset CONFIG_MAP_NAME"
-                                  % (ns, name), status=404)
-        return {}, "built-in defaults (ConfigMap %s/%s not found)" % (ns, name)
-    return cm.get("data") or {}, "ConfigMap %s/%s" % (ns, name)
+            raise KubernetesError("the operator %s %s/%s does not exist; create it (a Zalando %s works "
+                                  "unchanged) or unset %s" % (kind, ns, name, kind, env), status=404)
+        return {}, "built-in defaults (%s %s/%s not found)" % (kind, ns, name)
+    if kind == "ConfigMap":
+        return obj.get("data") or {}, "ConfigMap %s/%s" % (ns, name)
+    if not isinstance(obj.get("configuration"), dict):
+        raise KubernetesError("the OperatorConfiguration %s/%s has no `configuration` mapping: write the settings "
+                              "under configuration (grouped as in the Zalando operator's CRD)" % (ns, name))
+    return {"kind": "OperatorConfiguration", "configuration": obj["configuration"]}, \
+        "OperatorConfiguration %s/%s" % (ns, name)
 
 
 def read_manifest(api, name, namespace):
@@ -185,6 +203,123 @@ def readiness(pods, instances, role_label="spilo-role"):
     return not reasons, reasons, leader, masters
 
 
+def patroni_api_url(namespace, pod, access=None):
+    """The Patroni REST API of ``pod`` (a pods-summary entry), as the reconcile reaches it.
+
+    ``access``: ``{"mode": "pod_ip"|"proxy"|"url", "url", "proxy_url", "port"}``. ``pod_ip`` is
+    ``http://<pod IP>:<port>`` (inside the cluster), ``proxy`` the API server's pod proxy (for example
+    through ``kubectl proxy``), ``url`` a fixed address (a port-forward). The one place this URL is built.
+    """
+    access = access or {}
+    mode = access.get("mode") or "pod_ip"
+    port = access.get("port") or 8008
+    if not pod:
+        return ""
+    if mode == "url":
+        return access.get("url") or ""
+    if mode == "proxy":
+        base = (access.get("proxy_url") or "http://127.0.0.1:8001").rstrip("/")
+        return "%s/api/v1/namespaces/%s/pods/%s:%s/proxy" % (base, namespace, pod["name"], port)
+    if not pod.get("ip"):
+        return ""
+    return "http://%s:%s" % (pod["ip"], port)
+
+
+def patroni_access_argument_spec():
+    """The module options of :func:`patroni_access` (doc fragment ``pgfleet.postgres.k8s_patroni_access``)."""
+    return dict(
+        patroni_access=dict(type="str", default="pod_ip", choices=["pod_ip", "proxy", "url"]),
+        patroni_url=dict(type="str", default=""),
+        api_proxy_url=dict(type="str", default="http://127.0.0.1:8001"),
+        patroni_port=dict(type="int", default=8008),
+    )
+
+
+def patroni_access(params):
+    """The ``patroni_access`` dict from the module options of the same names."""
+    return {"mode": params.get("patroni_access") or "pod_ip", "url": params.get("patroni_url") or "",
+            "proxy_url": params.get("api_proxy_url") or "", "port": params.get("patroni_port") or 8008}
+
+
+def with_api_url(leader, namespace, access):
+    """The leader summary with its Patroni ``api_url``, or None."""
+    if not leader:
+        return None
+    leader = dict(leader)
+    leader["api_url"] = patroni_api_url(namespace, leader, access)
+    return leader
+
+
+def current_status(manifest):
+    """The ``status`` of a postgresql object as a dict (a bare string is an old object's phase)."""
+    status = (manifest or {}).get("status")
+    if isinstance(status, dict):
+        return status
+    return {"PostgresClusterStatus": status} if isinstance(status, str) and status else {}
+
+
+def reconcile_phase(manifest, exists):
+    """Creating (no StatefulSet yet), Updating (a generation not acted on yet) or Sync."""
+    if not exists:
+        return "Creating"
+    status = current_status(manifest)
+    generation = int(((manifest or {}).get("metadata") or {}).get("generation") or 0)
+    if status.get("observedGeneration") is not None and int(status["observedGeneration"]) != generation:
+        return "Updating"
+    return "Sync"
+
+
+def owner_of(manifest):
+    """The ``acid.zalan.do/controller`` annotation: the operator instance the manifest belongs to."""
+    return (((manifest or {}).get("metadata") or {}).get("annotations") or {}).get("acid.zalan.do/controller") or ""
+
+
+def stop_decision(manifest, invalid, controller_id=""):
+    """(stop, reason): why a reconcile writes nothing but the status ('' = it goes on).
+
+    ``foreign``: another operator instance owns the manifest; ``deleting``: it is being deleted
+    (the finalizer playbook handles it); ``invalid``: it cannot be rendered.
+    """
+    meta = (manifest or {}).get("metadata") or {}
+    owner = owner_of(manifest)
+    if owner != (controller_id or ""):
+        return "foreign", ("%s belongs to controller '%s', this is '%s': nothing to do (run with "
+                           "-e reconcile_controller_id=%s to take it over)" % (meta.get("name"), owner,
+                                                                              controller_id or "", owner))
+    if meta.get("deletionTimestamp"):
+        return "deleting", "%s is being deleted; playbooks/delete.yml handles it" % meta.get("name")
+    if invalid:
+        return "invalid", invalid["msg"]
+    return "", ""
+
+
+def keep_reason(manifest, config, invalid, controller_id="", today=None):
+    """Why the finalizer keeps every object of the cluster ('' = tear it down).
+
+    Data is never deleted on a doubt: not for another operator's manifest, not for one that is
+    invalid (what it owns is not certain), and not while the delete annotations are missing
+    (``delete_annotation_date_key`` must carry today's UTC date, ``delete_annotation_name_key``
+    the cluster name; checked only without owner references, as the reference operator does).
+    """
+    meta = (manifest or {}).get("metadata") or {}
+    ann = meta.get("annotations") or {}
+    owner = owner_of(manifest)
+    today = today or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    if owner != (controller_id or ""):
+        return "the cluster belongs to controller '%s'" % owner
+    if invalid:
+        return "the manifest is invalid, so what it owns is not certain"
+    if config.get("enable_owner_references"):
+        return ""
+    date_key = config.get("delete_annotation_date_key")
+    if date_key and ann.get(date_key) != today:
+        return "delete protection: annotation %s must be %s" % (date_key, today)
+    name_key = config.get("delete_annotation_name_key")
+    if name_key and ann.get(name_key) != meta.get("name"):
+        return "delete protection: annotation %s must be %s" % (name_key, meta.get("name"))
+    return ""
+
+
 def desired_dynamic_config(model):
     """Patroni's dynamic configuration the manifest asks for (SPEC 5.9).
 
@@ -228,7 +363,7 @@ def patroni_view(model, manifest, objects, pods):
     view = {"desired": desired, "managed_slots": managed, "dcs_config_known": current is not None,
             "in_sync": False, "changes": [], "pending_restart": []}
     if current is not None:
-        diff = patroni_utils.config_diff(current, desired, managed)
+        diff = config_diff(current, desired, managed)
         view["in_sync"] = not diff["patch"]
         view["changes"] = [c["path"] for c in diff["changes"]]
     for pod in pods:
@@ -243,9 +378,16 @@ def patroni_view(model, manifest, objects, pods):
 
 
 def read_state(api, name=None, namespace=None, manifest=None, config_given=None, configmap=None,
-               operator_namespace=None, configmap_required=False, read_objects=True):
-    """Everything a reconcile needs, read once. See the module documentation for the keys."""
-    config_raw, config_source = read_config(api, configmap, operator_namespace, config_given, configmap_required)
+               operator_namespace=None, configmap_required=False, read_objects=True, controller_id="",
+               patroni_access=None, configuration_object=None):
+    """Everything a reconcile needs, read once, and the decisions taken from it alone.
+
+    See the module documentation for the keys. ``controller_id`` is this operator instance's
+    ``acid.zalan.do/controller`` value; ``patroni_access`` how Patroni's API is reached
+    (:func:`patroni_api_url`).
+    """
+    config_raw, config_source = read_config(api, configmap, operator_namespace, config_given, configmap_required,
+                                            configuration_object)
     live_cr = None
     if manifest is None:
         if not name or not namespace:
@@ -279,14 +421,23 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
               "ready": False, "ready_reasons": [], "teardown_names": {},
               "backup_environment_secret": None, "patroni": {}}
     model, invalid = validate(manifest, config_raw, None)
+    status = current_status(manifest)
+    result["status_before"] = status.get("PostgresClusterStatus") or ""
+    result["owner"] = owner_of(manifest)
+    result["stop"], result["stop_reason"] = stop_decision(manifest, invalid, controller_id)
+    result["phase"] = "Creating"
+    result["scale_down_switchover"] = False
+    result["leftovers"] = {"pooler": False, "logical_backup": False}
     if invalid:
         result["invalid"] = invalid
         try:
             result["config"] = opconfig.load(config_raw)
         except ManifestErrors:
             result["config"] = opconfig.load(None)
+        result["keep_reason"] = keep_reason(manifest, result["config"], invalid, controller_id)
         return result
     config = model["config"]
+    result["keep_reason"] = keep_reason(manifest, config, None, controller_id)
     result["config"] = config
     result["model_warnings"] = list(model.get("warnings") or [])
     if not read_objects:
@@ -312,5 +463,16 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
         "backup_job": ("%s%s" % (prefix, name))[:52].rstrip("-"),
     }
     ready, reasons, leader, _masters = readiness(result["pods"], model["instances"], config["pod_role_label"])
+    leader = with_api_url(leader, namespace, patroni_access)
     result["ready"], result["ready_reasons"], result["leader"] = ready, reasons, leader
+    result["patroni"]["api_url"] = leader["api_url"] if leader else ""
+    result["phase"] = reconcile_phase(manifest, result["exists"])
+    # a scale-down that removes the leader's pod hands the leadership to pod 0 first
+    result["scale_down_switchover"] = bool(
+        leader and model["instances"] > 0 and int(leader["name"].rpartition("-")[2]) >= model["instances"])
+    result["leftovers"] = {
+        "pooler": any((o["metadata"].get("labels") or {}).get("application") == "db-connection-pooler"
+                      for items in objects.values() for o in items),
+        "logical_backup": bool(objects.get("CronJob")),
+    }
     return result

@@ -40,7 +40,7 @@ def merge_conditions(current, desired, generation=None, stamp=None):
     out = [c for c in current or [] if isinstance(c, dict)]
     for cond in desired or []:
         new = {"type": cond["type"], "status": cond.get("status", "Unknown"),
-               "reason": cond.get("reason") or cond["type"], "message": cond.get("message") or ""}
+               "reason": cond.get("reason") or cond["type"], "message": defuse(cond.get("message") or "")}
         if generation is not None:
             new["observedGeneration"] = generation
         old = by_type.get(cond["type"])
@@ -73,6 +73,96 @@ def desired_status(cr, status=None, conditions=None, observed_generation=None, f
     return cur, new
 
 
+FAILED = {"Creating": "CreateFailed", "Updating": "UpdateFailed"}
+
+
+def defuse(text):
+    """A message with its Jinja delimiters broken apart (``{ {``): what goes into the CR comes back to
+    the operator's playbooks as variables, and must never be able to read as a template."""
+    text = "" if text is None else str(text)
+    for delim, safe in (("{{", "{ {"), ("}}", "} }"), ("{%", "{ %"), ("%}", "% }"), ("{#", "{ #"), ("#}", "# }")):
+        text = text.replace(delim, safe)
+    return text
+
+
+def phase_of(cr):
+    """The phase a reconcile was in, from the status alone (when the read itself failed)."""
+    cur = current_status(cr)
+    generation = int(((cr or {}).get("metadata") or {}).get("generation") or 0)
+    if cur.get("observedGeneration") is not None and int(cur["observedGeneration"]) != generation:
+        return "Updating"
+    return "Sync"
+
+
+def _condition(ctype, ok, reason_ok, reason_bad, message):
+    return {"type": ctype, "status": "True" if ok else "False", "reason": reason_ok if ok else reason_bad,
+            "message": message}
+
+
+def reconcile_outcome(cr, phase, outcome):
+    """What the end of a reconcile writes: ``{status, observed_generation, conditions, fields, events}``.
+
+    ``outcome`` (every key optional): ``ready``, ``ready_reasons``, ``pods`` (summaries), ``leader``,
+    ``pending`` (pods still to recreate), ``patroni_error`` / ``sql_error`` (None: that step did not run;
+    '' : it succeeded), ``managed_slots`` (the slots the Patroni step left managed, None when it did
+    not run), ``patroni`` (the read's Patroni view: ``in_sync``, ``desired``, ``managed_slots``).
+
+    The phase: Running once the pods are ready; while waiting Creating/Updating stays, and a sync of a
+    cluster that is not ready keeps the status it had. ``observedGeneration`` moves only when ready.
+    """
+    cur = current_status(cr)
+    ready = bool(outcome.get("ready"))
+    before = cur.get("PostgresClusterStatus") or ""
+    status = "Running" if ready else (phase if phase in ("Creating", "Updating") else (before or "Running"))
+    generation = int(((cr or {}).get("metadata") or {}).get("generation") or 0) if ready else None
+    leader = outcome.get("leader") or {}
+    live = [p for p in outcome.get("pods") or [] if not p.get("terminating")]
+    conditions = [
+        _condition("Valid", True, "ManifestValid", "", ""),
+        _condition("Ready", ready, "PodsReady", "PodsNotReady",
+                   "%d pod(s), leader %s" % (len(live), leader.get("name") or "none") if ready
+                   else "; ".join(outcome.get("ready_reasons") or [])),
+    ]
+    pending = sorted(outcome.get("pending") or [])
+    conditions.append(_condition("PodsUpToDate", not pending, "TemplateApplied", "RollingUpdatePending",
+                                 "to recreate: %s" % ", ".join(pending) if pending else ""))
+    patroni_error = outcome.get("patroni_error")
+    if patroni_error is not None:
+        conditions.append(_condition("PatroniConfigured", not patroni_error, "Converged", "RejectedValues",
+                                     patroni_error[:1000]))
+    sql_error = outcome.get("sql_error")
+    if sql_error is not None:
+        conditions.append(_condition("DatabasesSynced", not sql_error, "Synced", "SQLError", sql_error[:1000]))
+    # the slots this collection put into Patroni, once Patroni has them (removed ones are dropped later)
+    view = outcome.get("patroni") or {}
+    slots = outcome.get("managed_slots")
+    if slots is None and view.get("in_sync"):
+        slots = sorted(k for k, v in ((view.get("desired") or {}).get("slots") or {}).items() if v is not None)
+    fields = {}
+    if slots is not None and list(slots) != list(view.get("managed_slots") or []):
+        fields["managedSlots"] = list(slots)
+    events = []
+    if patroni_error:
+        known = [c for c in cur.get("conditions") or [] if isinstance(c, dict) and c.get("type") == "PatroniConfigured"]
+        if not known or known[0].get("message") != defuse(patroni_error[:1000]):
+            events.append({"reason": "PatroniConfig", "type": "Warning", "message": patroni_error})
+    return {"status": status, "observed_generation": generation, "conditions": conditions, "fields": fields,
+            "events": events}
+
+
+def failure_outcome(cr, phase, message):
+    """What a failed reconcile writes: Create/Update/SyncFailed, condition Ready with the error, and a
+    Warning event when the status changes (a failure repeated on every retry is one event)."""
+    phase = phase or phase_of(cr)
+    status = FAILED.get(phase, "SyncFailed")
+    before = current_status(cr).get("PostgresClusterStatus") or ""
+    return {"status": status, "observed_generation": None,
+            "conditions": [{"type": "Ready", "status": "False", "reason": "ReconcileFailed",
+                            "message": (message or "")[:1000]}],
+            "fields": {},
+            "events": [{"reason": "Sync", "type": "Warning", "message": message}] if before != status else []}
+
+
 def event(cr, reason, message, event_type="Normal"):
     meta = cr.get("metadata") or {}
     stamp = now()
@@ -81,7 +171,7 @@ def event(cr, reason, message, event_type="Normal"):
         "metadata": {"generateName": "%s." % meta.get("name"), "namespace": meta.get("namespace")},
         "involvedObject": {"apiVersion": cr.get("apiVersion", "acid.zalan.do/v1"), "kind": cr.get("kind", "postgresql"),
                            "name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid")},
-        "reason": reason, "message": message[:1024], "type": event_type,
+        "reason": reason, "message": defuse(message)[:1024], "type": event_type,
         "source": {"component": COMPONENT},
         "reportingComponent": COMPONENT, "reportingInstance": socket.gethostname()[:128],
         "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,

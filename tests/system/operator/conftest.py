@@ -118,7 +118,8 @@ class Harness(object):
             # this machine is not a pod: reach Patroni through the API server's pod proxy
             "reconcile_patroni_access": "proxy",
             "reconcile_api_proxy_url": url,
-            "reconcile_wait_timeout": 20,
+            # generous: the wait ends as soon as the pods are ready; only a stuck cluster takes this long
+            "reconcile_wait_timeout": 120,
             "reconcile_wait_interval": 0.3,
         }
 
@@ -136,6 +137,15 @@ class Harness(object):
         raise NotImplementedError
 
     def mark(self):
+        raise NotImplementedError
+
+    def recreate_as(self, obj, manager):
+        """Delete ``obj`` (a StatefulSet orphans its pods) and create it again as field manager
+        ``manager`` would with a create call (operation Update): how another operator made it."""
+        raise NotImplementedError
+
+    def update_as(self, obj, manager):
+        """Replace ``obj`` (PUT) as field manager ``manager``."""
         raise NotImplementedError
 
     def writes(self, since):
@@ -255,11 +265,35 @@ class DoubleHarness(Harness):
         self.settle()
         return self.double.mark()
 
+    def recreate_as(self, obj, manager):
+        t = self.double.rtype(obj["apiVersion"], obj["kind"])
+        ns = obj["metadata"].get("namespace")
+        self.double.store.delete(t, ns, obj["metadata"]["name"],
+                                 propagation="Orphan" if obj["kind"] == "StatefulSet" else "Background")
+        return self.double.store.create(t, ns, strip_for_create(obj), manager=manager)
+
+    def update_as(self, obj, manager):
+        t = self.double.rtype(obj["apiVersion"], obj["kind"])
+        return self.double.store.update(t, obj["metadata"].get("namespace"), obj["metadata"]["name"], obj,
+                                        manager=manager)
+
     def writes(self, since):
         return [(r["method"], r["path"]) for r in self.double.writes(since)]
 
     def settle(self):
-        self.double.settle(timeout=10)
+        # generous: returns as soon as the fake controllers have nothing due; a double that is still
+        # busy after that is a failure to see, not a state to test against
+        assert self.double.settle(timeout=120), "the test double's controllers did not settle"
+
+
+def strip_for_create(obj):
+    """``obj`` as a client sends it to create it: no server-set metadata, no status."""
+    body = copy.deepcopy(obj)
+    body.pop("status", None)
+    for key in ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "deletionTimestamp",
+                "deletionGracePeriodSeconds", "selfLink"):
+        body["metadata"].pop(key, None)
+    return body
 
 
 def _envtest_assets():

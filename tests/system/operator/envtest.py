@@ -395,6 +395,22 @@ class EnvtestHarness(Harness):
     def delete(self, api_version, kind, name, namespace=None):
         return self.api.delete(api_version, kind, name, namespace)
 
+    def recreate_as(self, obj, manager):
+        from conftest import strip_for_create
+
+        meta = obj["metadata"]
+        self.api.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"),
+                        propagation="Orphan" if obj["kind"] == "StatefulSet" else "Background")
+        _wait(lambda: self.api.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")) is None,
+              60, "the deletion of %s %s" % (obj["kind"], meta["name"]))
+        return self.api.request("POST", self.api.path(obj["apiVersion"], obj["kind"], meta.get("namespace")),
+                                body=strip_for_create(obj), query={"fieldManager": manager}, write=True)
+
+    def update_as(self, obj, manager):
+        meta = obj["metadata"]
+        return self.api.request("PUT", self.api.path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"]),
+                                body=obj, query={"fieldManager": manager}, write=True)
+
     def mark(self):
         self.settle()
         if not os.path.exists(self.audit_log):

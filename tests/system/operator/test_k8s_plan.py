@@ -4,6 +4,7 @@ pods to roll, volume growth, teardown order, status conditions."""
 import copy
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import diff as k8s_diff
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import state as k8s_state
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import status as k8s_status
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import teardown as k8s_teardown
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.state import readiness, split_ref
@@ -171,3 +172,94 @@ def test_readiness_and_refs():
     pods[1]["role"] = "master"
     assert "more than one" in readiness(pods, 2)[1][-1]
     assert split_ref("ns/cm", "x") == ("ns", "cm") and split_ref("cm", "x") == ("x", "cm")
+
+
+POD = {"name": "c-1", "role": "master", "ready": True, "terminating": False, "phase": "Running", "ip": "10.0.0.7"}
+
+
+def test_the_leaders_patroni_url_is_built_in_one_place():
+    url = k8s_state.patroni_api_url
+    assert url("ns", POD) == "http://10.0.0.7:8008"
+    assert url("ns", POD, {"mode": "proxy", "proxy_url": "http://127.0.0.1:8001//", "port": 8009}) == \
+        "http://127.0.0.1:8001/api/v1/namespaces/ns/pods/c-1:8009/proxy"
+    assert url("ns", POD, {"mode": "url", "url": "http://localhost:18008"}) == "http://localhost:18008"
+    assert url("ns", None) == "" and url("ns", dict(POD, ip=None)) == ""
+    assert k8s_state.with_api_url(POD, "ns", None)["api_url"] == "http://10.0.0.7:8008"
+    assert k8s_state.with_api_url(None, "ns", None) is None
+
+
+def test_phase_owner_and_stop_decisions():
+    cr = {"metadata": {"name": "c", "generation": 4}, "status": {"PostgresClusterStatus": "Running", "observedGeneration": 3}}
+    assert k8s_state.reconcile_phase(cr, exists=False) == "Creating"
+    assert k8s_state.reconcile_phase(cr, exists=True) == "Updating"
+    cr["status"]["observedGeneration"] = 4
+    assert k8s_state.reconcile_phase(cr, exists=True) == "Sync"
+    assert k8s_state.reconcile_phase({"metadata": {"generation": 2}, "status": "Running"}, exists=True) == "Sync"
+    assert k8s_state.stop_decision(cr, None) == ("", "")
+    theirs = {"metadata": {"name": "c", "annotations": {"acid.zalan.do/controller": "blue"}}}
+    assert k8s_state.stop_decision(theirs, None)[0] == "foreign"
+    assert k8s_state.stop_decision(theirs, None, controller_id="blue") == ("", "")
+    assert k8s_state.stop_decision({"metadata": {"name": "c", "deletionTimestamp": "x"}}, None)[0] == "deleting"
+    assert k8s_state.stop_decision(cr, {"msg": "spec.users: bad"}) == ("invalid", "spec.users: bad")
+
+
+def test_teardown_decision_keeps_everything_on_a_doubt():
+    cfg = {"enable_owner_references": False, "delete_annotation_date_key": "delete-date",
+           "delete_annotation_name_key": "delete-clustername"}
+    cr = {"metadata": {"name": "c", "annotations": {}}}
+    keep = k8s_state.keep_reason
+    assert keep(cr, cfg, None, today="2026-12-03") == "delete protection: annotation delete-date must be 2026-12-03"
+    cr["metadata"]["annotations"]["delete-date"] = "2026-12-03"
+    assert keep(cr, cfg, None, today="2026-12-03") == "delete protection: annotation delete-clustername must be c"
+    cr["metadata"]["annotations"]["delete-clustername"] = "c"
+    assert keep(cr, cfg, None, today="2026-12-03") == ""
+    assert keep(cr, cfg, None, today="2026-12-04").startswith("delete protection")
+    # with owner references the annotations are not asked for; invalid or foreign manifests keep everything
+    assert keep({"metadata": {"name": "c"}}, dict(cfg, enable_owner_references=True), None) == ""
+    assert keep(cr, cfg, {"msg": "bad"}, today="2026-12-03").startswith("the manifest is invalid")
+    cr["metadata"]["annotations"]["acid.zalan.do/controller"] = "blue"
+    assert keep(cr, cfg, None, today="2026-12-03") == "the cluster belongs to controller 'blue'"
+    assert keep(cr, cfg, None, controller_id="blue", today="2026-12-03") == ""
+    assert keep({"metadata": {"name": "c"}}, {}, None) == ""
+
+
+def test_reconcile_outcome_decides_the_status_and_conditions():
+    cr = {"metadata": {"name": "c", "generation": 5}, "status": {"PostgresClusterStatus": "Running", "observedGeneration": 4}}
+    out = k8s_status.reconcile_outcome(cr, "Updating", {"ready": False, "ready_reasons": ["1 of 2 pods exist"],
+                                                        "pending": ["c-1", "c-0"]})
+    assert out["status"] == "Updating" and out["observed_generation"] is None
+    conds = dict((c["type"], c) for c in out["conditions"])
+    assert conds["Ready"] == {"type": "Ready", "status": "False", "reason": "PodsNotReady", "message": "1 of 2 pods exist"}
+    assert conds["PodsUpToDate"]["message"] == "to recreate: c-0, c-1"
+    assert "PatroniConfigured" not in conds and "DatabasesSynced" not in conds and out["fields"] == {}
+    pods = [POD, dict(POD, name="c-0", role="replica"), dict(POD, name="c-2", terminating=True)]
+    out = k8s_status.reconcile_outcome(cr, "Sync", {"ready": True, "pods": pods, "leader": POD, "patroni_error": "",
+                                                    "sql_error": "boom", "managed_slots": ["s1"],
+                                                    "patroni": {"managed_slots": []}})
+    conds = dict((c["type"], c) for c in out["conditions"])
+    assert out["status"] == "Running" and out["observed_generation"] == 5
+    assert conds["Ready"]["message"] == "2 pod(s), leader c-1"
+    assert conds["PatroniConfigured"]["status"] == "True" and conds["DatabasesSynced"]["reason"] == "SQLError"
+    assert out["fields"] == {"managedSlots": ["s1"]} and out["events"] == []
+    # Patroni in sync from the DCS view: the desired slots become managed; unchanged slots write nothing
+    view = {"in_sync": True, "desired": {"slots": {"b": {}, "a": {}, "gone": None}}, "managed_slots": ["a", "b"]}
+    assert k8s_status.reconcile_outcome(cr, "Sync", {"ready": True, "patroni": view})["fields"] == {}
+    # a sync of a cluster that is not ready keeps its status; a rejected Patroni value is one event
+    out = k8s_status.reconcile_outcome({"status": {"PostgresClusterStatus": "SyncFailed"}}, "Sync",
+                                       {"ready": False, "patroni_error": "bad {{ x }}"})
+    assert out["status"] == "SyncFailed" and [e["reason"] for e in out["events"]] == ["PatroniConfig"]
+    known = {"status": {"conditions": [{"type": "PatroniConfigured", "message": "bad { { x } }"}]}}
+    assert k8s_status.reconcile_outcome(known, "Sync", {"patroni_error": "bad {{ x }}"})["events"] == []
+
+
+def test_failure_outcome_and_defused_messages():
+    cr = {"metadata": {"name": "c", "generation": 2}, "status": {"PostgresClusterStatus": "Running", "observedGeneration": 1}}
+    out = k8s_status.failure_outcome(cr, None, "read: 503")
+    assert out["status"] == "UpdateFailed" and out["conditions"][0]["reason"] == "ReconcileFailed"
+    assert [e["type"] for e in out["events"]] == ["Warning"]
+    assert k8s_status.failure_outcome(cr, "Creating", "x")["status"] == "CreateFailed"
+    cr["status"] = {"PostgresClusterStatus": "SyncFailed", "observedGeneration": 2}
+    assert k8s_status.failure_outcome(cr, None, "again")["events"] == []
+    assert k8s_status.defuse("{{ a }} {% b %} {# c #}") == "{ { a } } { % b % } { # c # }"
+    cur, new = k8s_status.desired_status({}, "Invalid", [{"type": "Valid", "status": "False", "message": "{{ x }}"}])
+    assert new["conditions"][0]["message"] == "{ { x } }"

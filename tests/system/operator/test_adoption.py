@@ -1,0 +1,110 @@
+"""Taking over a cluster the Zalando operator created: zero pod restarts, zero failed writes.
+
+The reference operator writes its objects with create/update calls under the field manager
+``postgres-operator``; its critical-operation PDB carries ``maxUnavailable: 0``. The test first
+lets pgfleet render the complete reference manifest, then turns every object into what the
+reference operator leaves behind: created again by ``postgres-operator`` (operation Update), without
+pgfleet's annotations, with the reference operator's PDB, and pods that never saw pgfleet. The first
+reconcile must adopt all of it without restarting a pod and without a refused write, say what
+differed, and leave no field owned by the old manager; the second writes nothing.
+"""
+
+import pytest
+
+from conftest import manifest
+
+pytestmark = [pytest.mark.k8s]
+
+NAME = "acid-zalando"
+NS = "default"
+SELECTOR = "cluster-name=%s" % NAME
+PREVIOUS = "postgres-operator"
+OURS = ("pgfleet.io/applied-checksum", "pgfleet.io/template-checksum", "pgfleet.io/pod-checksum")
+KINDS = (("apps/v1", "StatefulSet"), ("v1", "Service"), ("v1", "Secret"), ("policy/v1", "PodDisruptionBudget"))
+
+
+def without_ours(annotations):
+    return dict((k, v) for k, v in (annotations or {}).items() if k not in OURS)
+
+
+def as_the_reference_operator_left_it(obj):
+    meta = obj["metadata"]
+    meta["annotations"] = without_ours(meta.get("annotations"))
+    if not meta["annotations"]:
+        del meta["annotations"]
+    spec = obj.get("spec") or {}
+    if obj["kind"] == "StatefulSet":
+        tmeta = spec["template"]["metadata"]
+        tmeta["annotations"] = without_ours(tmeta.get("annotations"))
+    if obj["kind"] == "Service":
+        spec.pop("clusterIP", None)
+        spec.pop("clusterIPs", None)
+    if obj["kind"] == "PodDisruptionBudget" and meta["name"].endswith("-critical-op-pdb"):
+        # the reference operator's budget: blocks every labelled pod, satisfied when none is labelled
+        spec.pop("minAvailable", None)
+        spec["maxUnavailable"] = 0
+    return obj
+
+
+def pods(api):
+    return sorted(api.list("v1", "Pod", NS, SELECTOR), key=lambda p: p["metadata"]["name"])
+
+
+def previous_owned(obj):
+    return [e for e in obj["metadata"].get("managedFields") or []
+            if e.get("manager") == PREVIOUS and not e.get("subresource")]
+
+
+def test_first_reconcile_adopts_a_zalando_cluster_without_restarts(api):
+    api.put(manifest(NAME, NS, numberOfInstances=2))
+    first = api.reconcile(NAME, NS)
+    assert first.rc == 0, first.stdout[-3000:]
+    api.settle()
+    adopted = []
+    for api_version, kind in KINDS:
+        for obj in api.list(api_version, kind, NS, SELECTOR):
+            obj.setdefault("apiVersion", api_version)
+            obj.setdefault("kind", kind)
+            name = obj["metadata"]["name"]
+            if kind == "Service" and name.endswith("-config"):
+                continue  # Patroni's, not the operator's
+            api.recreate_as(as_the_reference_operator_left_it(obj), PREVIOUS)
+            adopted.append((api_version, kind, name))
+    for pod in pods(api):
+        pod.setdefault("apiVersion", "v1")
+        pod.setdefault("kind", "Pod")
+        pod["metadata"]["annotations"] = without_ours(pod["metadata"].get("annotations"))
+        api.update_as(pod, PREVIOUS)
+    api.settle()
+    critical = api.get("policy/v1", "PodDisruptionBudget", "postgres-%s-critical-op-pdb" % NAME, NS)
+    assert critical["spec"]["maxUnavailable"] == 0 and previous_owned(critical)
+    before = dict((p["metadata"]["name"], (p["metadata"]["uid"], p["spec"])) for p in pods(api))
+    assert len(before) == 2
+
+    mark = api.mark()
+    result = api.reconcile(NAME, NS)
+    assert result.rc == 0, result.stdout[-3000:]
+    assert result.failed_tasks() == []
+    writes = api.writes(mark)
+    assert not [w for w in writes if w[0] == "DELETE"], writes
+    api.settle()
+    # not one pod restarted or re-templated, none flagged for a rolling update
+    after = dict((p["metadata"]["name"], (p["metadata"]["uid"], p["spec"])) for p in pods(api))
+    assert after == before
+    for pod in pods(api):
+        assert "zalando-postgres-operator-rolling-update-required" not in (pod["metadata"].get("annotations") or {})
+    # every object is pgfleet's now, and nothing is left owned by the old manager
+    for api_version, kind, name in adopted:
+        obj = api.get(api_version, kind, name, NS)
+        assert previous_owned(obj) == [], (kind, name, obj["metadata"].get("managedFields"))
+        assert "pgfleet.io/applied-checksum" in obj["metadata"]["annotations"], (kind, name)
+    critical = api.get("policy/v1", "PodDisruptionBudget", "postgres-%s-critical-op-pdb" % NAME, NS)
+    assert ("minAvailable" in critical["spec"]) != ("maxUnavailable" in critical["spec"]), critical["spec"]
+    # the differences are told
+    assert "adopted from field manager %s" % PREVIOUS in result.stdout
+    assert api.status(NAME, NS)["PostgresClusterStatus"] == "Running"
+
+    mark = api.mark()
+    again = api.reconcile(NAME, NS)
+    assert again.rc == 0, again.stdout[-3000:]
+    assert api.writes(mark) == []
