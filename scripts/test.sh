@@ -47,6 +47,7 @@ collection_stage() {
   stage "ansible-doc renders every module and filter (ansible-core 2.18)" bash scripts/check_docs.sh "$work/installed"
   stage "ansible-doc renders every module and filter (ansible-core 2.19)" \
     env PATH="$here/.venv-next/bin:$PATH" bash scripts/check_docs.sh "$work/installed"
+  stage "docs site (antsibull-docs + Sphinx, a broken link fails)" bash scripts/docs_site.sh "$work/docs"
   stage "galaxy-importer (Galaxy's import checks, offline)" bash scripts/galaxy_import.sh "$work"/dist/pgfleet-postgres-*.tar.gz
   # ansible-test needs the collection under ansible_collections/<ns>/<name>/ with its
   # dependencies beside it; it bootstraps pip with a script we supply offline.
