@@ -133,7 +133,8 @@ def test_samples_are_the_reference_manifests():
 
 def test_crd_base_is_the_crd():
     (kust,) = load_all(os.path.join(CONFIG, "crd", "kustomization.yaml"))
-    assert kust["resources"] == ["bases/acid.zalan.do_postgresqls.yaml", "bases/acid.zalan.do_operatorconfigurations.yaml"]
+    assert kust["resources"] == ["bases/acid.zalan.do_postgresqls.yaml", "bases/acid.zalan.do_operatorconfigurations.yaml",
+                                 "bases/acid.zalan.do_postgresteams.yaml"]
     (crd,) = load_all(os.path.join(CONFIG, "crd", "bases", "acid.zalan.do_postgresqls.yaml"))
     assert crd["metadata"]["name"] == "postgresqls.acid.zalan.do"
 
@@ -392,7 +393,7 @@ def test_kustomize_build_default():
     assert [n["metadata"]["name"] for n in by_kind["Namespace"]] == ["pgfleet-system"]
     assert sorted(r["metadata"]["name"] for r in by_kind["ClusterRole"]) == ["pgfleet-manager-role", "postgres-pod"]
     assert sorted(c["metadata"]["name"] for c in by_kind["CustomResourceDefinition"]) == [
-        "operatorconfigurations.acid.zalan.do", "postgresqls.acid.zalan.do"]
+        "operatorconfigurations.acid.zalan.do", "postgresqls.acid.zalan.do", "postgresteams.acid.zalan.do"]
     (deploy,) = by_kind["Deployment"]
     assert deploy["spec"]["template"]["spec"]["serviceAccountName"] == "pgfleet-controller-manager"
     assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "pgfleet/postgres-operator:0.1.0"
