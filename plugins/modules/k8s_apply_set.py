@@ -26,7 +26,7 @@ description:
     podManagementPolicy, volumeClaimTemplates) are done by deleting the StatefulSet with
     C(propagationPolicy=Orphan) and creating it again, pods keep running; annotation-only changes of the
     pod template are patched onto the running pods without a restart.
-  - The pods themselves are not recreated here; see M(pgfleet.postgres.k8s_pod_recreate).
+  - The pods themselves are not recreated here; see M(pgfleet.postgres.k8s_cluster_pods) (O(pgfleet.postgres.k8s_cluster_pods#module:state=recreated)).
   - In check mode every write is sent with C(dryRun=All), so the API server validates it and nothing changes.
 author:
   - pgfleet maintainers (@pgfleet)
@@ -120,7 +120,7 @@ notes:
   - Supports check mode (server-side dry run).
 seealso:
   - module: pgfleet.postgres.k8s_cluster_state
-  - module: pgfleet.postgres.k8s_pod_recreate
+  - module: pgfleet.postgres.k8s_cluster_pods
 """
 
 EXAMPLES = r"""

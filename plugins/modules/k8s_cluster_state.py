@@ -249,7 +249,9 @@ patroni:
   returned: when the manifest is valid
   type: dict
 teardown_names:
-  description: Names the teardown needs, C({secrets, pooler, backup_job}) (credential secrets in the cluster's namespace).
+  description:
+    - Names the teardown needs, C({secrets, pooler, backup_job, pdbs}) (credential secrets in the cluster's namespace;
+      C(pdbs) after C(pdb_name_format), as the objects are rendered).
   returned: always
   type: dict
 requests:

@@ -65,6 +65,13 @@ options:
     type: list
     elements: str
     version_added: 0.1.0
+  pdb_names:
+    description:
+      - Names of the cluster's PodDisruptionBudgets (the primary one after C(pdb_name_format), the critical-operation
+        one), as RV(pgfleet.postgres.k8s_cluster_state#module:teardown_names.pdbs). Defaults to the default names.
+    type: list
+    elements: str
+    version_added: 0.1.0
   backup_job:
     description: Name of the logical-backup CronJob.
     type: str
@@ -130,6 +137,7 @@ def main():
         delete_secrets=dict(type="bool", default=True),
         pooler_names=dict(type="list", elements="str"),
         backup_job=dict(type="str"),
+        pdb_names=dict(type="list", elements="str"),
         pod_timeout=dict(type="int", default=600),
         interval=dict(type="float", default=1),
     )
@@ -140,7 +148,7 @@ def main():
     try:
         api = Api(p, dry_run=module.check_mode)
         steps = plan(p["name"], p["live"], p["secrets"], p["delete_volumes"], p["delete_secrets"],
-                     p["pooler_names"], p["backup_job"])
+                     p["pooler_names"], p["backup_job"], p["pdb_names"])
         teardown = Teardown(api, p["namespace"], p["pod_timeout"], p["interval"])
         actions = teardown.run(steps, p["live"])
     except PgfleetError as exc:

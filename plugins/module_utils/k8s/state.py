@@ -283,9 +283,9 @@ def stop_decision(manifest, invalid, controller_id=""):
     meta = (manifest or {}).get("metadata") or {}
     owner = owner_of(manifest)
     if owner != (controller_id or ""):
-        return "foreign", ("%s belongs to controller '%s', this is '%s': nothing to do (run with "
-                           "-e reconcile_controller_id=%s to take it over)" % (meta.get("name"), owner,
-                                                                              controller_id or "", owner))
+        why = ("%s belongs to controller '%s', this is '%s': nothing to do (run with -e reconcile_controller_id=%s "
+               "to take it over)" % (meta.get("name"), owner, controller_id or "", owner))
+        return "foreign", why
     if meta.get("deletionTimestamp"):
         return "deleting", "%s is being deleted; playbooks/delete.yml handles it" % meta.get("name")
     if invalid:
@@ -461,6 +461,9 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
         "pooler": sorted(((model.get("pooler") or {}).get("names") or {}).values()) or
         ["%s-pooler" % name, "%s-pooler-repl" % name],
         "backup_job": ("%s%s" % (prefix, name))[:52].rstrip("-"),
+        # as roles/cluster renders them: the primary PDB after pdb_name_format, the critical-operation one fixed
+        "pdbs": [(config.get("pdb_name_format") or "postgres-{cluster}-pdb").replace("{cluster}", name),
+                 "postgres-%s-critical-op-pdb" % name],
     }
     ready, reasons, leader, _masters = readiness(result["pods"], model["instances"], config["pod_role_label"])
     leader = with_api_url(leader, namespace, patroni_access)

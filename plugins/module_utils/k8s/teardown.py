@@ -29,9 +29,14 @@ def _names(live, kind):
 
 
 def plan(name, live, secret_names=(), delete_pvcs=True, delete_secrets=True, pooler_names=None,
-         backup_job=None):
-    """[(step, apiVersion, kind, object name)] in teardown order, only for objects that exist."""
+         backup_job=None, pdb_names=None):
+    """[(step, apiVersion, kind, object name)] in teardown order, only for objects that exist.
+
+    Object names come from the caller (``k8s_cluster_state``'s ``teardown_names``, rendered with the
+    same operator options as the objects): a custom ``pdb_name_format`` leaves no PDB behind.
+    """
     pooler_names = pooler_names or ["%s-pooler" % name, "%s-pooler-repl" % name]
+    pdb_names = pdb_names or ["postgres-%s-pdb" % name, "postgres-%s-critical-op-pdb" % name]
     steps = []
 
     def add(step, api_version, kind, obj_name):
@@ -54,8 +59,8 @@ def plan(name, live, secret_names=(), delete_pvcs=True, delete_secrets=True, poo
     if delete_secrets:
         for secret in sorted(secret_names):
             add("secrets", "v1", "Secret", secret)
-    add("pdbs", "policy/v1", "PodDisruptionBudget", "postgres-%s-pdb" % name)
-    add("pdbs", "policy/v1", "PodDisruptionBudget", "postgres-%s-critical-op-pdb" % name)
+    for pdb in pdb_names:
+        add("pdbs", "policy/v1", "PodDisruptionBudget", pdb)
     add("services", "v1", "Endpoints", name)
     add("services", "v1", "Service", name)
     add("services", "v1", "Service", "%s-repl" % name)

@@ -263,3 +263,30 @@ def test_failure_outcome_and_defused_messages():
     assert k8s_status.defuse("{{ a }} {% b %} {# c #}") == "{ { a } } { % b % } { # c # }"
     cur, new = k8s_status.desired_status({}, "Invalid", [{"type": "Valid", "status": "False", "message": "{{ x }}"}])
     assert new["conditions"][0]["message"] == "{ { x } }"
+
+
+class _Empty(object):
+    """An API where nothing exists yet (every list empty, every get a 404)."""
+
+    dry_run = False
+
+    def list(self, *args, **kwargs):
+        return []
+
+    def get(self, *args, **kwargs):
+        return None
+
+
+def test_teardown_deletes_a_pdb_named_by_a_custom_pdb_name_format():
+    """A custom pdb_name_format used to leave the primary PDB behind (the teardown hardcoded the name)."""
+    cr = {"apiVersion": "acid.zalan.do/v1", "kind": "postgresql", "metadata": {"name": "c", "namespace": "ns", "uid": "u"},
+          "spec": {"teamId": "acid", "numberOfInstances": 2, "volume": {"size": "1Gi"},
+                   "postgresql": {"version": "17"}}}
+    state = k8s_state.read_state(_Empty(), manifest=cr, config_given={"pdb_name_format": "{cluster}-primary-budget"})
+    assert state["invalid"] is None, state["invalid"]
+    assert state["teardown_names"]["pdbs"] == ["c-primary-budget", "postgres-c-critical-op-pdb"]
+    live = {"PodDisruptionBudget": [{"metadata": {"name": "c-primary-budget"}},
+                                    {"metadata": {"name": "postgres-c-critical-op-pdb"}}]}
+    steps = k8s_teardown.plan("c", live, pdb_names=state["teardown_names"]["pdbs"])
+    assert [(s[2], s[3]) for s in steps] == [("PodDisruptionBudget", "c-primary-budget"),
+                                             ("PodDisruptionBudget", "postgres-c-critical-op-pdb")]
