@@ -52,7 +52,8 @@ def checksum_input(pod_template, volume_claim_templates=None):
 
 def template_checksum(pod_template, volume_claim_templates=None):
     """Hex sha256 of a pod template plus volumeClaimTemplates."""
-    data = canonical_json(checksum_input(pod_template, volume_claim_templates)).encode("utf-8")
+    # surrogatepass: a lone surrogate (never valid UTF-8) hashes instead of crashing; other text is plain UTF-8
+    data = canonical_json(checksum_input(pod_template, volume_claim_templates)).encode("utf-8", "surrogatepass")
     return hashlib.sha256(data).hexdigest()
 
 

@@ -31,7 +31,7 @@ import copy
 import re
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, ManifestErrors
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model import opconfig, validate
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import door, opconfig, validate
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import secrets as pgsecrets
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import (  # noqa: F401 - re-exported
     DBNAME_RE,
@@ -189,6 +189,10 @@ def build_model(cr, config=None, existing_secrets=None):
     if not isinstance(cr, dict):
         raise ManifestErrors([ManifestError("manifest", "must be a postgresql object (a mapping), got %s" % type(cr).__name__,
                                             "pass the whole manifest with apiVersion, kind, metadata and spec")])
+    before = len(p.errors)
+    cr = door.check_door(cr, cfg, p)  # bounds every size and count first: no later rule sees a huge value
+    if len(p.errors) > before:
+        raise ManifestErrors(p.errors)
     metadata = cr.get("metadata")
     spec_in = cr.get("spec")
     if not isinstance(metadata, dict):
