@@ -13,7 +13,7 @@ controller and fake Patroni), and prints for each run:
 * the API requests the run made: all, reads, writes (non-dry-run POST/PUT/PATCH/DELETE), writes that
   changed something, and Patroni REST calls through the pod proxy.
 
-Targets (BEYOND #22 of the design): no-op <= 5 s with zero writes; peak memory <= 300 MB.
+Targets: no-op <= 5 s with zero writes; peak memory <= 300 MB.
 Numbers are printed, never asserted. The machine's load is printed too: the runs are CPU-bound.
 
     .venv/bin/python benchmarks/reconcile_bench.py [--runs 3] [--manifest examples/complete-postgres-manifest.yaml]

@@ -19,7 +19,7 @@ description:
     so a second run with the same input makes no request at all.
   - Writes are server-side apply with field manager O(field_manager), so fields that are no longer
     rendered are removed and fields other managers own are left alone.
-  - For the Spilo StatefulSet (SPEC 5.1), pods that must be recreated (their pod-template checksum
+  - For the Spilo StatefulSet, pods that must be recreated (their pod-template checksum
     C(pgfleet.io/pod-checksum) differs, they carry C(zalando-postgres-operator-rolling-update-required),
     or an adopted pod runs another image) are flagged with that annotation first; PVCs smaller than the
     manifest's volume are grown; changes Kubernetes refuses in place (selector, serviceName,

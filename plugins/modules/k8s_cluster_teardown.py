@@ -12,7 +12,7 @@ module: k8s_cluster_teardown
 short_description: Delete the objects of a postgresql cluster in the Zalando teardown order
 version_added: 0.1.0
 description:
-  - Deletes, in this order, what exists of the cluster (SPEC 6.8 of the pgfleet design) - the logical-backup
+  - Deletes, in this order, what exists of the cluster (docs/design/reconcile.md of the collection) - the logical-backup
     CronJob; the StatefulSet with C(propagationPolicy=Orphan); each pod, waiting until it is gone; the
     data PVCs when O(delete_volumes); the credential secrets in O(secrets) when O(delete_secrets); the two
     PodDisruptionBudgets; the primary Endpoints and the services C(<name>) and C(<name>-repl); Patroni's DCS

@@ -1,9 +1,9 @@
 """What the real API server adds to and refuses in the built-in objects pgfleet writes.
 
-Defaults matter because they are why a naive live-vs-desired comparison flaps (SPEC §5.2,
+Defaults matter because they are why a naive live-vs-desired comparison flaps (docs/design/reconcile.md section 3,
 Zalando #3039): the double fills in the same defaulted fields, canonicalises quantities and
 allocates cluster IPs, so a no-op test against it proves our comparison ignores them.
-Immutability matters because it decides between patch and replace (SPEC §5.1): the double refuses
+Immutability matters because it decides between patch and replace (docs/design/reconcile.md section 3): the double refuses
 the same in-place StatefulSet/PVC/Service/Pod changes the real server refuses.
 """
 

@@ -1,14 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""Plan, then apply, a set of rendered objects: only what differs is written (BEYOND #1, #22).
+"""Plan, then apply, a set of rendered objects: only what differs is written
+(docs/design/reconcile.md, section 3).
 
 The plan is built from the live objects the caller read once (module ``k8s_cluster_state``), so
 a no-op reconcile makes no request at all here. Writes use server-side apply with the field
-manager ``pgfleet``; the Spilo StatefulSet gets the SPEC 5.1 treatment:
+manager ``pgfleet``; the Spilo StatefulSet gets this treatment:
 
 1. pods that must be recreated are flagged with ``zalando-postgres-operator-rolling-update-required``
-   *before* anything else changes, so an interrupted rollout resumes (SPEC 5.3);
+   *before* anything else changes, so an interrupted rollout resumes;
 2. PVCs smaller than ``spec.volume.size`` are grown (``storage_resize_mode: pvc``);
 3. the StatefulSet is applied in place, or, when a field Kubernetes refuses to change in place
    differs (selector, serviceName, podManagementPolicy, volumeClaimTemplates), deleted with

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""Deciding what to write, without being fooled by what the API server adds (BEYOND #1, SPEC 5.1-5.2).
+"""Deciding what to write, without being fooled by what the API server adds (docs/design/reconcile.md,
+section 3).
 
 An object is written only when one of these holds:
 

@@ -3,11 +3,11 @@
 # Apache License 2.0 (see LICENSE)
 """The Spilo pods of one cluster: wait until they are ready, and recreate them one by one.
 
-Readiness (SPEC 6.2 step 4): ``instances`` pods exist, each is Running and Ready and carries the
+Readiness: ``instances`` pods exist, each is Running and Ready and carries the
 role label (``spilo-role`` = ``master`` or ``replica``), and exactly one is ``master``. More than one
 master is an error (split brain is never "nearly ready").
 
-Recreation (SPEC 5.3-5.4): delete one pod, wait until it is gone, then until a *new* pod of that
+Recreation (docs/design/reconcile.md, section 3): delete one pod, wait until it is gone, then until a *new* pod of that
 name (another uid) is Ready and labelled; the next pod only then. Each pod got the persistent flag
 before (module ``k8s_apply_set``), so an interrupted run leaves the rest flagged for the next one.
 """

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""The status of a ``postgresql`` object and its Kubernetes Events (SPEC 6.9).
+"""The status of a ``postgresql`` object and its Kubernetes Events
+(docs/design/reconcile.md, section 2).
 
 ``status.PostgresClusterStatus`` keeps the Zalando values (Creating, Updating, Running,
 CreateFailed, UpdateFailed, SyncFailed, Invalid); next to it go ``observedGeneration`` and

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""Tear down the objects of one postgresql cluster in the Zalando order (SPEC 6.8).
+"""Tear down the objects of one postgresql cluster in the Zalando order
+(docs/design/reconcile.md, section 6).
 
 Order: logical-backup CronJob -> StatefulSet (``propagationPolicy: Orphan``) -> each pod, waiting
 until it is gone -> PVCs (``enable_persistent_volume_claim_deletion``) -> credential secrets
@@ -103,7 +104,7 @@ class Teardown(object):
             if self.api.dry_run or answer is None:
                 continue
             if kind in ("StatefulSet", "Pod"):
-                # the pods go one by one and must be gone before Patroni's objects (SPEC 6.8)
+                # the pods go one by one and must be gone before Patroni's objects
                 deadline = self.monotonic() + self.pod_timeout
                 while not self._gone(api_version, kind, name, uid):
                     if self.monotonic() > deadline:

@@ -1,7 +1,7 @@
 """The Kubernetes API test double does what the operator tests rely on (tests/k8s_double).
 
 Each behaviour here is one the reconcile or kubernetes.core depends on, and one a real API server
-has; FACTS.md lists where kmock 0.8 fell short (namespaces, list kinds, label selectors, PUT,
+has; where kmock 0.8 fell short (namespaces, list kinds, label selectors, PUT,
 CRD discovery), and those are covered first. The last test runs kubernetes.core's own modules
 against the double through ansible-playbook.
 """
