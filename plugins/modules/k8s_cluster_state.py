@@ -168,6 +168,11 @@ backup_environment_secret:
   description: The Secret named by C(logical_backup_cronjob_environment_secret) when the cluster has a logical backup, else null.
   returned: always
   type: dict
+postgres_teams:
+  description: The C(PostgresTeam) objects of the cluster's namespace when C(enable_postgres_team_crd) is on, else empty.
+  returned: always
+  type: list
+  elements: dict
 statefulset:
   description: The live Spilo StatefulSet, or null.
   returned: always

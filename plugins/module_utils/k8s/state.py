@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""One read of everything a reconcile needs (BEYOND #22): config, manifest check, live objects.
+"""One read of everything a reconcile needs (docs/design/reconcile.md, section 2): config, manifest check, live objects.
 
 Order: the operator configuration (ConfigMap, or given) -> the manifest (given, or read) -> the
 manifest model is built once to validate it (an invalid manifest stops here, before any other
@@ -9,7 +9,7 @@ read) -> every object of the cluster, listed by the cluster-name label, plus the
 read by name (pod ServiceAccount/RoleBinding, ClusterRole, pod-environment sources).
 
 A failed read raises :class:`KubernetesError`: the caller stops, it never renders from an
-"empty" answer that was really an error (BEYOND #2). Only a 404 of a named object means absent.
+"empty" answer that was really an error. Only a 404 of a named object means absent.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -122,7 +122,7 @@ def read_children(api, name, namespace, config):
 
 
 def read_pod_environment(api, config, namespace, objects):
-    """The pod-environment ConfigMap/Secret the config names (SPEC 2.4); missing ones are errors."""
+    """The pod-environment ConfigMap/Secret the config names; missing ones are errors."""
     env = {}
     for key, kind in (("pod_environment_configmap", "ConfigMap"), ("pod_environment_secret", "Secret")):
         ref = config.get(key)
@@ -183,7 +183,7 @@ def pods_summary(pods, role_label):
 
 
 def readiness(pods, instances, role_label="spilo-role"):
-    """(ready, reasons, leader, masters) of a pods summary (SPEC 6.2 step 4)."""
+    """(ready, reasons, leader, masters) of a pods summary."""
     reasons = []
     live = [p for p in pods if not p["terminating"]]
     if len(live) != instances:
@@ -321,7 +321,7 @@ def keep_reason(manifest, config, invalid, controller_id="", today=None):
 
 
 def desired_dynamic_config(model):
-    """Patroni's dynamic configuration the manifest asks for (SPEC 5.9).
+    """Patroni's dynamic configuration the manifest asks for (docs/patroni.md).
 
     The bootstrap ``dcs`` section of SPILO_CONFIGURATION (ttl, loop_wait, retry_timeout,
     maximum_lag_on_failover when set, the dynamic parameters, slots), plus the switches that are
@@ -419,7 +419,7 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
               "invalid": None, "model_warnings": [], "objects": {}, "existing_secrets": [], "pod_environment": {},
               "statefulset": None, "pods": [], "leader": None, "exists": False, "instances": None,
               "ready": False, "ready_reasons": [], "teardown_names": {},
-              "backup_environment_secret": None, "patroni": {}}
+              "backup_environment_secret": None, "patroni": {}, "postgres_teams": []}
     model, invalid = validate(manifest, config_raw, None)
     status = current_status(manifest)
     result["status_before"] = status.get("PostgresClusterStatus") or ""
@@ -447,6 +447,10 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
     result["pod_environment"] = read_pod_environment(api, config, namespace, objects)
     result["existing_secrets"] = credential_secrets(api, model, namespace, objects, config)
     result["backup_environment_secret"] = read_backup_environment(api, config, model, namespace)
+    # PostgresTeam objects of the namespace (enable_postgres_team_crd): a failed list fails the read
+    # (never "no teams", which would retire their members' roles)
+    result["postgres_teams"] = [strip_server_fields(t) for t in api.list("acid.zalan.do/v1", "PostgresTeam", namespace)] \
+        if config.get("enable_postgres_team_crd") else []
     sts = [s for s in objects["StatefulSet"] if s["metadata"]["name"] == name]
     result["statefulset"] = sts[0] if sts else None
     result["exists"] = bool(sts)
