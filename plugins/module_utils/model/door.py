@@ -21,7 +21,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model import pg_hba
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import loader, pg_hba
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import gucs
 
 INT32_MAX = 2 ** 31 - 1
@@ -88,22 +88,8 @@ def type_name(value):
 
 
 def plain(value):
-    """A copy made of plain ``str``/``int``/``float``/``bool``/``None``/``dict``/``list`` only."""
-    if isinstance(value, dict):
-        return dict((plain(k), plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return str.__str__(value)  # an exact str, also for str subclasses such as AnsibleUnsafeText
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
+    """A copy made of plain types only (see ``loader.plain``)."""
+    return loader.plain(value)
 
 
 def _is_int(value):

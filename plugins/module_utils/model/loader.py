@@ -197,19 +197,21 @@ def _documents(text):
         loader.dispose()
 
 
-def _plain(value):
-    """Plain Python types: ``str`` (not a subclass), ``int``, ``float``, ``bool``, ``None``, dicts and lists."""
+def plain(value):
+    """A copy made of plain ``str`` (not a subclass such as AnsibleUnsafeText), ``int``, ``float``,
+    ``bool``, ``None``, ``dict`` and ``list`` only; dates and other YAML types become their text."""
     if isinstance(value, dict):
-        return dict((_plain(k), _plain(v)) for k, v in value.items())
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return dict((plain(k), plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, str):
         return str.__str__(value)
-    if isinstance(value, (int, float)):
-        return value
-    # dates, timestamps and binary become their text (a manifest has no such types)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
@@ -223,7 +225,7 @@ def _error(what, source, problem, fix):
 def load_documents(data, what="manifest", source=None):
     """Every non-empty document of ``data`` (bytes or text) as ``[(first line, value)]``."""
     try:
-        return [(line, _plain(value)) for line, value in _documents(_decode(data, source)) if value is not None]
+        return [(line, plain(value)) for line, value in _documents(_decode(data, source)) if value is not None]
     except _Refused as exc:
         raise _error(what, source, exc.problem, exc.fix) from None
 
