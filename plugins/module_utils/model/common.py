@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import opconfig
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.door import type_name
 
 # --------------------------------------------------------------------------------------------
 # Patterns (SPEC sections 1.6, 3.1, 3.2)
@@ -84,12 +85,18 @@ def unset_quantity(value):
     return value is None or (isinstance(value, str) and value.strip() in ("", "0", "null"))
 
 
+#: Longest problem text kept in a ManifestError.
+PROBLEM_MAX = 400
+
+
 class Problems(object):
     def __init__(self):
         self.errors = []
         self.warnings = []
 
     def error(self, field, problem, fix=None):
+        if len(problem) > PROBLEM_MAX:  # a quoted value never turns a refusal into megabytes
+            problem = "%s... (cut, %d characters)" % (problem[:PROBLEM_MAX], len(problem))
         self.errors.append(ManifestError(field, problem, fix))
 
     def warn(self, message):
@@ -106,7 +113,7 @@ def str_map(value, field, p, what="value"):
     if value is None:
         return {}
     if not isinstance(value, dict):
-        p.error(field, "must be a map of %ss, got %s" % (what, type(value).__name__), "write key: value pairs")
+        p.error(field, "must be a map of %ss, got %s" % (what, type_name(value)), "write key: value pairs")
         return {}
     result = {}
     for key, val in value.items():

@@ -226,3 +226,7 @@ CASES += [
     ("annotation-emoji", {"spec.podAnnotations": {"a": "ok \U0001F600"}}, "spec.podAnnotations.a"),
     ("env-lone-surrogate", {"spec.env": [{"name": "A", "value": "\ud83d"}]}, "spec.env[0].value"),
 ]
+CASES += [
+    ("clone-cluster-200k", {"spec.clone": {"cluster": "a" * 200000}}, "spec.clone.cluster"),
+    ("volume-class-200k-quoted", {"spec.tls": {"secretName": "A" * 200000}}, "spec.tls.secretName"),
+]
