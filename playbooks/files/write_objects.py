@@ -104,7 +104,6 @@ def _write_atomic(directory, name, text, mode):
 
 def write(root, namespace, name, entries):
     directory = _cluster_dir(root, namespace, name)
-    os.makedirs(directory, exist_ok=True)
     ours = _load_marker(directory, namespace, name)
     planned = []
     for entry in entries:
@@ -117,10 +116,11 @@ def write(root, namespace, name, entries):
         if os.path.islink(path) or (os.path.exists(path) and not os.path.isfile(path)):
             raise Refused("refusing to write %s: it is a symbolic link or not a regular file" % path)
         current = _read(path) if os.path.exists(path) else None
-        if current is not None and fname not in ours and current != text:
+        if os.path.exists(path) and fname not in ours and current != text:  # also when unreadable
             raise Refused("refusing to overwrite %s: render.yml did not write it; move it away or render into another output_dir" % path)
         planned.append((fname, text, mode, current))
-    # Nothing was written before every check passed.
+    # Nothing was written (not even a directory) before every check passed.
+    os.makedirs(directory, exist_ok=True)
     result = {"directory": directory, "changed": [], "replaced": [], "removed": [], "kept": []}
     wanted = {}
     for fname, text, mode, current in planned:
