@@ -38,6 +38,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
     ManifestErrors,
     PostgresError,
 )
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.roles import VALID_FLAGS
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import rotation as rotation_mod
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import scram, teams_api
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import teams as teams_mod
@@ -65,7 +66,7 @@ ATTRIBUTES = {
     "BYPASSRLS": ("rolbypassrls", False),
 }
 ATTRIBUTE_ORDER = ["SUPERUSER", "CREATEDB", "CREATEROLE", "INHERIT", "LOGIN", "REPLICATION", "BYPASSRLS"]
-VALID_FLAGS = frozenset(ATTRIBUTES) | frozenset("NO" + a for a in ATTRIBUTES)
+# The flag vocabulary (VALID_FLAGS) is the model's: one list for the manifest check and this sync.
 
 # Names the server refuses as role names.
 RESERVED_ROLE_NAMES = frozenset(["public", "none", "current_user", "session_user", "current_role"])

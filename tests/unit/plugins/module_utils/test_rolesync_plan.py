@@ -190,3 +190,11 @@ def test_revokes_name_each_grantor_from_postgres_16():
     desired[1]["member_of"] = ["a"]
     q16 = plan_roles(desired, snapshot_from_lists(dict(POSTGRES, **live), members, server_version=170000)).queries()
     assert q16[1:] == ['REVOKE ADMIN OPTION FOR "a" FROM "u" GRANTED BY "postgres"']
+
+
+def test_flag_vocabulary_is_the_models():
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.model import roles as model_roles
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import rolesync
+
+    assert rolesync.VALID_FLAGS is model_roles.VALID_FLAGS
+    assert model_roles.VALID_FLAGS == frozenset(rolesync.ATTRIBUTES) | frozenset("NO" + a for a in rolesync.ATTRIBUTES)
