@@ -771,6 +771,10 @@ def _with_teams(teams, desired, snapshot, login_user):
     """Team members added to ``desired``, the Teams API asked when needed, members who left retired.
     Returns (desired, snapshot, statements, events, warnings)."""
     team_events, team_statements, team_warnings = [], [], []
+    cfg = teams.get("config") or {}
+    if not (cfg.get("enable_teams_api") or cfg.get("enable_postgres_team_crd") or teams.get("api_members")
+            or teams.get("roles")):
+        return desired, snapshot, team_statements, team_events, team_warnings  # no source of members at all
     if (teams.get("config") or {}).get("enable_teams_api") and teams.get("api_members") is None:
         merged = teams_mod.merge_postgres_teams(teams.get("postgres_teams"), []) \
             if (teams.get("config") or {}).get("enable_postgres_team_crd") else {}

@@ -76,6 +76,10 @@ def test_hand_made_roles_and_deprecation_off_are_left_alone(pg, sync):
     pg.query("CREATE ROLE zalandos NOLOGIN")
     pg.query("CREATE ROLE handmade LOGIN")
     pg.query("CREATE ROLE carol LOGIN IN ROLE zalandos")
+    no_source = dict(CONFIG, enable_postgres_team_crd=False)
+    sync.roles(model["roles"])
+    r = sync.roles(model["roles"], teams={"config": no_source, "team_id": "acid", "postgres_teams": []})
+    assert (r["statements"], r["warnings"], r["teams"]["events"]) == (0, [], [])
     off = dict(CONFIG, enable_team_member_deprecation=False)
     r = sync.roles(model["roles"], teams={"config": off, "team_id": "acid", "postgres_teams": []})
     assert r["teams"]["events"] == [] and role_state(pg, "carol")[0] is True
