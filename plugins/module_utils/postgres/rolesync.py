@@ -3,6 +3,9 @@
 # Apache License 2.0 (see LICENSE)
 """Role sync: desired roles (``model["roles"]``, see docs/dev/CONTRACTS.md) -> plan -> one transaction.
 
+(About 800 lines: reading, planning and applying one catalog belong together; rotation, team
+members and infrastructure roles live in rotation.py, teams.py and infra.py.)
+
 Three steps, each usable alone:
 
 * ``read_snapshot(session)`` reads the live catalog once (``pg_authid`` with the role-level rows
@@ -40,7 +43,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
 )
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.roles import VALID_FLAGS
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import rotation as rotation_mod
-from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import scram, teams_api
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import scram
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import teams as teams_mod
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.connection import (
     MASK,
@@ -733,7 +736,7 @@ def sync_roles(params, desired, check_mode=False, password_encryption=scram.SCRA
     if infrastructure:
         desired = teams_mod.merge_roles(desired, infrastructure, team_warnings)
     if teams is not None:
-        desired, snapshot, team_statements, team_events, team_warnings = _with_teams(teams, desired, snapshot, login_user)
+        desired, snapshot, team_statements, team_events, team_warnings = teams_mod.with_teams(teams, desired, snapshot, login_user)
     rotated = None
     if rotation is not None:
         rotated = rotation_mod.plan_rotation(desired, rotation.get("secrets") or {}, snapshot["roles"],
@@ -765,43 +768,6 @@ def sync_roles(params, desired, check_mode=False, password_encryption=scram.SCRA
         result["secrets"] = rotated.secrets
         result["rotation"] = {"events": rotated.events, "dropped": dropped}
     return result
-
-
-def _with_teams(teams, desired, snapshot, login_user):
-    """Team members added to ``desired``, the Teams API asked when needed, members who left retired.
-    Returns (desired, snapshot, statements, events, warnings)."""
-    team_events, team_statements, team_warnings = [], [], []
-    cfg = teams.get("config") or {}
-    if not (cfg.get("enable_teams_api") or cfg.get("enable_postgres_team_crd") or teams.get("api_members")
-            or teams.get("roles")):
-        return desired, snapshot, team_statements, team_events, team_warnings  # no source of members at all
-    if (teams.get("config") or {}).get("enable_teams_api") and teams.get("api_members") is None:
-        merged = teams_mod.merge_postgres_teams(teams.get("postgres_teams"), []) \
-            if (teams.get("config") or {}).get("enable_postgres_team_crd") else {}
-        found, complete, api_errors = teams_api.api_members(teams["config"], teams.get("team_id") or "", merged,
-                                                            teams.get("api_token"), teams.get("api_timeout") or 10)
-        teams = dict(teams, api_members=found, complete=teams.get("complete", True) and complete)
-        team_warnings.extend("Teams API: %s; existing team member roles are kept" % e for e in api_errors)
-    extra, found_warnings = teams_mod.team_roles(teams.get("team_id") or "", teams.get("config") or {},
-                                                 teams.get("postgres_teams"), teams.get("api_members"))
-    team_warnings.extend(found_warnings)
-    extra += list(teams.get("roles") or [])
-    cfg = teams.get("config") or {}
-    pam = cfg.get("pam_role_name") or "zalandos"
-    if extra and pam not in snapshot["roles"] and pam not in {r["name"] for r in desired}:
-        extra.insert(0, {"name": pam, "origin": "teams", "flags": [], "password": None})
-    desired = teams_mod.merge_roles(desired, extra, team_warnings)
-    live_members = [m for (r, m) in (snapshot.get("memberships") or {}) if r == pam]
-    if cfg.get("enable_team_member_deprecation") and teams.get("complete", True) is False:
-        team_warnings.append("team members could not be read completely; no member is retired this time")
-    elif cfg.get("enable_team_member_deprecation") and live_members and not [
-            r for r in extra if r.get("origin") == "teams" and r["name"] != pam]:
-        team_warnings.append("no team member resolved while %d roles are members of %s; an empty answer looks "
-                             "like a failed read, so no member is retired" % (len(live_members), pam))
-    elif cfg.get("enable_team_member_deprecation"):
-        team_statements, snapshot, team_events = teams_mod.plan_deprecation(
-            {r["name"] for r in desired}, snapshot, pam, cfg.get("role_deletion_suffix") or "_deleted", login_user)
-    return desired, snapshot, team_statements, team_events, team_warnings
 
 
 def drop_rotation_users(params, names, check_mode=False):

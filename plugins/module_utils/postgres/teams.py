@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import teams_api
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.connection import (
     MAX_IDENTIFIER_BYTES,
     check_name,
@@ -217,3 +218,38 @@ def merge_roles(desired, extra, warnings):
                         "is ignored" % (name, loser.get("origin"), winner.get("origin"), winner.get("origin"),
                                         loser.get("origin")))
     return out
+
+
+def with_teams(teams, desired, snapshot, login_user):
+    """Team members added to ``desired``, the Teams API asked when needed, members who left retired.
+    Returns (desired, snapshot, statements, events, warnings)."""
+    team_events, team_statements, team_warnings = [], [], []
+    cfg = teams.get("config") or {}
+    if not (cfg.get("enable_teams_api") or cfg.get("enable_postgres_team_crd") or teams.get("api_members")
+            or teams.get("roles")):
+        return desired, snapshot, team_statements, team_events, team_warnings  # no source of members at all
+    if cfg.get("enable_teams_api") and teams.get("api_members") is None:
+        merged = merge_postgres_teams(teams.get("postgres_teams"), []) if cfg.get("enable_postgres_team_crd") else {}
+        found, complete, api_errors = teams_api.api_members(cfg, teams.get("team_id") or "", merged,
+                                                            teams.get("api_token"), teams.get("api_timeout") or 10)
+        teams = dict(teams, api_members=found, complete=teams.get("complete", True) and complete)
+        team_warnings.extend("Teams API: %s; existing team member roles are kept" % e for e in api_errors)
+    extra, found_warnings = team_roles(teams.get("team_id") or "", cfg, teams.get("postgres_teams"),
+                                       teams.get("api_members"))
+    team_warnings.extend(found_warnings)
+    extra += list(teams.get("roles") or [])
+    pam = cfg.get("pam_role_name") or "zalandos"
+    if extra and pam not in snapshot["roles"] and pam not in {r["name"] for r in desired}:
+        extra.insert(0, {"name": pam, "origin": "teams", "flags": [], "password": None})
+    desired = merge_roles(desired, extra, team_warnings)
+    live_members = [m for (r, m) in (snapshot.get("memberships") or {}) if r == pam]
+    if cfg.get("enable_team_member_deprecation") and teams.get("complete", True) is False:
+        team_warnings.append("team members could not be read completely; no member is retired this time")
+    elif cfg.get("enable_team_member_deprecation") and live_members and not [
+            r for r in extra if r.get("origin") == "teams" and r["name"] != pam]:
+        team_warnings.append("no team member resolved while %d roles are members of %s; an empty answer looks "
+                             "like a failed read, so no member is retired" % (len(live_members), pam))
+    elif cfg.get("enable_team_member_deprecation"):
+        team_statements, snapshot, team_events = plan_deprecation(
+            {r["name"] for r in desired}, snapshot, pam, cfg.get("role_deletion_suffix") or "_deleted", login_user)
+    return desired, snapshot, team_statements, team_events, team_warnings
