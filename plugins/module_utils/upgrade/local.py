@@ -219,6 +219,7 @@ class LocalUpgrade(object):
             return {"ok": False, "output": err.msg}
         finally:
             shutil.rmtree(check_dir, ignore_errors=True)
+            shutil.rmtree(os.path.join(mdir, WORK_DIR), ignore_errors=True)
 
     def plan(self, state=None):
         """The pre-checks as a plan: what would happen, and every reason it would not. Changes nothing."""
@@ -320,6 +321,7 @@ class LocalUpgrade(object):
         if os.path.exists(control + ".old") and not os.path.exists(control):
             os.rename(control + ".old", control)
         shutil.rmtree(new_dir, ignore_errors=True)
+        shutil.rmtree(os.path.join(os.path.dirname(old_data), WORK_DIR), ignore_errors=True)
         self._resume_in_dcs(state)
         self._start_all(state, leader)
         self.cluster.wait_healthy(self.timeout, state=state)
