@@ -26,7 +26,7 @@ description:
   - Before each member, every other member must be healthy. The module stops with a reason naming the
     member that is not (for example its API does not answer), and RV(members) says what was done.
     A member awaited that leaves the DCS (its Patroni stopped) stops the run at once, not after O(timeout).
-  - A failure result carries what was done - RV(changed) (true when a request changed something),
+  - A failure result carries what was done - C(changed) (true when a request changed something),
     RV(actions), RV(members), RV(restarted) and RV(started_at).
     A rerun finishes what is left, because members already restarted no longer report
     C(pending_restart); with O(force) pass RV(started_at) of the interrupted run as O(restarted_since).

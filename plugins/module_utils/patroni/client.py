@@ -24,9 +24,6 @@ import time
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PatroniError
-
-# Interim: k8s/state.py still reads config_diff from here; it moves to patroni.dynconfig (board, k8s).
-from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.dynconfig import config_diff  # noqa: F401
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.state import api_base, parse_cluster
 
 
@@ -349,5 +346,3 @@ def _summary(status):
 def _short(answer, limit=300):
     text = answer if isinstance(answer, str) else json.dumps(answer, sort_keys=True, default=str)
     return text if len(text) <= limit else text[:limit] + "..."
-
-

@@ -40,7 +40,6 @@ _LOCAL_ONLY = {
 }
 
 
-
 _BOOL_WORDS = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False,
                "1": True, "0": False}
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "min": 60, "h": 3600, "d": 86400}
@@ -160,8 +159,6 @@ def drop_below_patroni_minimums(desired):
     out = dict(desired)
     out["postgresql"] = dict(desired["postgresql"], parameters=kept)
     return out, warnings
-
-
 
 
 _INT_KEYS = {"ttl": 20, "loop_wait": 1, "retry_timeout": 3, "maximum_lag_on_failover": 0,
@@ -459,8 +456,6 @@ def restart_parameters(changes, major=DEFAULT_MAJOR):
             if gucs.is_restart(name, major):
                 names.append(name)
     return sorted(set(names))
-
-
 
 
 _TIMING_KEYS = ("ttl", "loop_wait", "retry_timeout")

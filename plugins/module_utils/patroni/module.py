@@ -34,7 +34,6 @@ def client_from_module(module):
                          timeout=p.get("request_timeout") or 5.0, retries=p.get("request_retries", 3))
 
 
-
 def run_operation(module, operation_class, run):
     """The shared ``main()`` body of the modules built on an ``Operation``.
 
@@ -60,4 +59,3 @@ def run_operation(module, operation_class, run):
     if not module._diff:
         result.pop("diff", None)
     module.exit_json(**result)
-

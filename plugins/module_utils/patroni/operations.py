@@ -8,7 +8,7 @@ and dynconfig.py, sends requests, and confirms the outcome on the members themse
 ``actions`` (what was sent or, in check mode, what would be) so that a failure half-way can report
 what it did. docs/design/patroni.md describes the order of steps and why.
 
-About 620 lines, on purpose: the rolling restart runs the switchover and both share ``Operation``
+About 640 lines, on purpose: the rolling restart runs the switchover and both share ``Operation``
 and the confirmation helpers; apart, each file would need the other's internals.
 """
 
@@ -19,6 +19,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestErrors, PatroniError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import windows as maintenance
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.client import _fmt_seconds, _short
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.dynconfig import (
     config_diff,
@@ -37,7 +38,6 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.state imp
     restart_plan,
     utcnow,
 )
-from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.windows import in_window, next_window_start
 
 
 def _is_primary(status):
@@ -539,6 +539,22 @@ class RollingRestart(Operation):
         self._record(name, "done", how="switchover to %s" % res.get("leader"), new_leader=res.get("leader"),
                      postmaster_start_time=old.postmaster_start_time if old else None,
                      seconds=round(self.client.monotonic() - t0, 3))
+
+
+def in_window(windows, now):
+    return _windows(maintenance.in_window, windows, now)
+
+
+def next_window_start(windows, now):
+    return _windows(maintenance.next_window_start, windows, now)
+
+
+def _windows(question, windows, now):
+    """Ask model/windows.py; a bad window fails naming the option (``maintenance_windows[i]: ...``)."""
+    try:
+        return question(windows, now)
+    except ManifestErrors as err:
+        raise PatroniError(" | ".join(e.msg for e in err.errors), fields=[e.field for e in err.errors]) from err
 
 
 def event(reason, message, kind="Normal"):

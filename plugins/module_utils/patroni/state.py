@@ -547,5 +547,3 @@ def restart_plan(state, force=False, members=None, since=None, order="auto", swi
     else:
         steps = replicas
     return {"order": order, "steps": steps, "skipped": skipped, "leader": leader}
-
-

@@ -22,10 +22,9 @@ import socket
 from urllib.error import HTTPError, URLError
 
 import pytest
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, PatroniError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PatroniError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import client, dynconfig, operations
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import state as pstate
-from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import windows as pwindows
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import gucs
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "patroni")
@@ -39,8 +38,8 @@ def fx(name):
 
 def state_of(cluster, statuses=None, config=None):
     return pstate.parse_cluster(fx(cluster) if isinstance(cluster, str) else cluster,
-                           dict((k, fx(v) if isinstance(v, str) else v) for k, v in (statuses or {}).items()),
-                           fx(config) if isinstance(config, str) else config)
+                                dict((k, fx(v) if isinstance(v, str) else v) for k, v in (statuses or {}).items()),
+                                fx(config) if isinstance(config, str) else config)
 
 
 # =============================================================================================
@@ -452,7 +451,7 @@ def test_slots_managed_by_us_are_removed_others_left_alone():
     current = fx("config_with_slots")  # slots: standby_a (physical), cdc (logical)
     # earlier runs managed standby_a and cdc; the manifest now lists only cdc, and a new one
     diff = dynconfig.config_diff(current, {"slots": {"cdc": current["slots"]["cdc"], "new_one": {"type": "physical"}}},
-                         managed_slots=["standby_a", "cdc"])
+                                 managed_slots=["standby_a", "cdc"])
     assert diff["patch"] == {"slots": {"new_one": {"type": "physical"}, "standby_a": None}}
     assert diff["managed_slots"] == ["cdc", "new_one"]
     # a slot we never managed is kept even when it is not in the manifest
@@ -473,47 +472,8 @@ def test_merge_patch_matches_patronis_merge():
 
 
 # =============================================================================================
-# Maintenance windows
+# Timestamps
 # =============================================================================================
-def at(text):
-    return pstate.parse_timestamp(text)
-
-
-@pytest.mark.parametrize("windows, now, inside", [
-    ([], "2030-01-01T12:00:00Z", True),
-    (["01:00-06:00"], "2030-01-01T03:00:00Z", True),
-    (["01:00-06:00"], "2030-01-01T06:00:00Z", False),
-    (["Sat:01:00-06:00"], "2030-01-05T02:00:00Z", True),   # 2030-01-05 is a Saturday
-    (["Sat:01:00-06:00"], "2030-01-06T02:00:00Z", False),
-    (["22:00-02:00"], "2030-01-01T23:30:00Z", True),       # crosses midnight
-    (["22:00-02:00"], "2030-01-02T01:59:00Z", True),
-    (["Sat:22:00-02:00"], "2030-01-06T01:00:00Z", True),   # Sunday early morning belongs to Saturday's window
-    (["Sat:22:00-02:00"], "2030-01-05T01:00:00Z", False),
-    ([{"weekday": 5, "start": "01:00", "end": "06:00"}], "2030-01-05T05:59:00Z", True),
-    ([{"weekday": None, "start": "01:00", "end": "06:00"}], "2030-01-07T01:00:00Z", True),
-    (["01:00-06:00"], "2030-01-01T04:00:00+02:00", True),  # 02:00 UTC
-])
-def test_in_window(windows, now, inside):
-    assert pwindows.in_window(windows, at(now)) is inside
-
-
-def test_next_window_start():
-    assert pwindows.next_window_start(["Sat:01:00-06:00"], at("2030-01-01T12:00:00Z")) == at("2030-01-05T01:00:00Z")
-    assert pwindows.next_window_start(["22:00-02:00", "Mon:03:00-04:00"], at("2030-01-06T12:00:00Z")) == \
-        at("2030-01-06T22:00:00Z")
-    now = at("2030-01-05T02:00:00Z")
-    assert pwindows.next_window_start(["Sat:01:00-06:00"], now) == now
-    assert pwindows.next_window_start([], now) is None
-
-
-@pytest.mark.parametrize("bad", ["1-6", "Foo:01:00-02:00", "25:00-26:00",
-                                 {"weekday": 9, "start": "01:00", "end": "02:00"}])
-def test_bad_windows_name_the_field(bad):
-    with pytest.raises(ManifestError) as err:
-        pwindows.parse_windows([bad])
-    assert err.value.field == "maintenance_windows[0]"
-
-
 @pytest.mark.parametrize("text, expected", [
     ("2026-11-21 08:43:40.380962+00:00", datetime.datetime(2026, 11, 21, 8, 43, 40, 380962, tzinfo=UTC)),
     ("2026-11-21 08:43:40.38+00:00", datetime.datetime(2026, 11, 21, 8, 43, 40, 380000, tzinfo=UTC)),
@@ -604,13 +564,13 @@ class FakePatroni(object):
 
 def client_for(fake, seed="m2", **kwargs):
     return client.PatroniClient(fake.base_of(seed), username="admin", password="secret", opener=fake,
-                           sleep=lambda s: None, **kwargs)
+                                sleep=lambda s: None, **kwargs)
 
 
 def test_client_sends_basic_auth_tls_options_and_no_proxy():
     fake = FakePatroni()
     c = client.PatroniClient(fake.base_of("m1") + "/patroni", username="admin", password="secret", ca_cert="/ca.pem",
-                        validate_certs=False, timeout=2.5, opener=fake)
+                             validate_certs=False, timeout=2.5, opener=fake)
     c.get_cluster()
     url, kw = fake.calls[0][1], fake.calls[0][3]
     assert url == fake.base_of("m1") + "/cluster"
@@ -760,7 +720,7 @@ def test_outside_the_window_the_switchover_is_scheduled_at_the_next_window():
 def test_same_scheduled_switchover_twice_is_a_no_op():
     fake = FakePatroni("cluster_scheduled_switchover", {}, "config_initial")
     result = operations.Switchover(client_for(fake)).run(candidate="m3", scheduled_at="2030-01-01T10:00:00+00:00",
-                                                now="2029-12-31T00:00:00Z")
+                                                         now="2029-12-31T00:00:00Z")
     assert result["changed"] is False and fake.writes() == []
 
 
@@ -981,7 +941,7 @@ def test_restart_failure_reports_what_was_sent_and_when_it_started():
         op.run(timeout=600)
     assert "member m2 left cluster rec" in err.value.msg
     report = op.report()
-    assert report["changed"] is True and report["started_at"] == op.started_at is not None
+    assert report["changed"] is True and op.started_at is not None and report["started_at"] == op.started_at
     assert [(a["action"], a["member"], a["status"]) for a in report["actions"]] == [("restart", "m2", "sent")]
     assert dict((m["member"], m["status"]) for m in report["members"])["m2"] == "failed"
 
