@@ -38,7 +38,7 @@ def _manifest_errors(func):
 
 @_manifest_errors
 def spilo_env(model, pod_environment=None):
-    """Ordered env of the postgres container (SPEC 2.4)."""
+    """Ordered env of the postgres container (docs/design/model.md §2)."""
     return _spilo.spilo_env(_model(model, "spilo_env"), pod_environment)
 
 

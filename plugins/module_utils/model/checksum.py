@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""The checksum of what we rendered for the Spilo pods (BEYOND #1, SPEC 5.2 REC).
+"""The checksum of what we rendered for the Spilo pods (docs/design/model.md §8, §5).
 
 A pod rolls only when this checksum changes, so it must depend on our rendering alone, never on
 what the API server adds. It is the sha256 of the canonical JSON (sorted keys, no whitespace,
@@ -12,7 +12,7 @@ UTF-8) of::
 Left out of the input, because they must not roll pods:
 
 * the pod template's ``metadata.annotations``: a ``podAnnotations`` change is patched onto the
-  running pods and is not a rolling update (SPEC 3.3); the checksum annotation itself lives there;
+  running pods and is not a rolling update (docs/design/model.md §3); the checksum annotation itself lives there;
 * the ``status`` of each volumeClaimTemplate (server-filled).
 
 Bump :data:`FORMAT_VERSION` whenever this input changes shape, so old and new checksums never

@@ -16,9 +16,10 @@ from decimal import Decimal, InvalidOperation
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import opconfig
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.door import type_name
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.names import PGDATA_MOUNT  # noqa: F401 - re-exported
 
 # --------------------------------------------------------------------------------------------
-# Patterns (SPEC sections 1.6, 3.1, 3.2)
+# Patterns (docs/design/model.md §1)
 CLUSTER_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 CLUSTER_NAME_MAX = 58
 USERNAME_RE = re.compile(r"^[a-z0-9]([-_a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-_a-z0-9]*[a-z0-9])?)*$")
@@ -36,7 +37,6 @@ STANDBY_ENV_RE = re.compile(r"^STANDBY_WALE_(S3|GS|GSC|SWIFT)_PREFIX$", re.IGNOR
 
 PG_VERSIONS = ("13", "14", "15", "16", "17", "18")
 PG_IDENTIFIER_MAX_BYTES = 63
-PGDATA_MOUNT = "/home/postgres/pgdata"
 
 # Optional spec fields defaulted in the normalised spec.
 LIST_FIELDS = ("env", "envFrom", "sidecars", "initContainers", "additionalVolumes", "tolerations",

@@ -32,6 +32,8 @@ import re
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, ManifestErrors
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import door, opconfig, validate
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import names as pgnames
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import roles as pgroles
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import secrets as pgsecrets
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import (  # noqa: F401 - re-exported
     DBNAME_RE,
@@ -51,10 +53,11 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common impo
     str_map,
     unset_quantity,
 )
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.names import pooler_name  # noqa: F401 - re-exported
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.roles import normalize_flags  # noqa: F401 - re-exported
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.windows import parse_maintenance_window  # noqa: F401 - re-exported
 
-#: v1 field -> v2 field (SPEC 3.1); v2 removed the v1 names, we keep accepting them.
+#: v1 field -> v2 field (docs/design/model.md §3); v2 removed the v1 names, we keep accepting them.
 DEPRECATED_ALIASES = (
     ("useLoadBalancer", "enableMasterLoadBalancer"),
     ("replicaLoadBalancer", "enableReplicaLoadBalancer"),
@@ -62,7 +65,7 @@ DEPRECATED_ALIASES = (
     ("pod_priority_class_name", "podPriorityClassName"),
 )
 
-#: Role origins, lowest precedence first (SPEC 4.1: stream > pooler > bootstrap > system > teams
+#: Role origins, lowest precedence first (docs/design/model.md §4: stream > pooler > bootstrap > system > teams
 #: API > infrastructure > manifest).
 ORIGIN_RANK = {"manifest": 1, "infrastructure": 2, "teams": 3, "system": 4, "prepared": 5, "pooler": 6, "stream": 7}
 
@@ -86,7 +89,7 @@ _INITDB_BOOL_TRUE = ("data-checksums", "debug", "no-locale", "noclean", "nosync"
 
 
 def container_resources(resources, config, container="postgres", ignore_limits=False, field="spec.resources", warnings=None):
-    """Resources of a container after SPEC 3.4.
+    """Resources of a container after docs/design/model.md §3 ("Resources").
 
     ``container``: ``postgres`` (all five steps), ``sidecar`` (steps 1, 3, 4 with the Postgres
     defaults), ``pooler`` (steps 1, 3, 4 with the ``connection_pooler_default_*`` defaults) or
@@ -158,23 +161,59 @@ def prepared_database_default_name(cluster_name):
     return cluster_name.replace("-", "_")
 
 
-def pooler_name(cluster_name, role="master"):
-    return "%s-pooler" % cluster_name if role == "master" else "%s-pooler-repl" % cluster_name
 
 
 # --------------------------------------------------------------------------------------------
 # The model
 
 
-def build_model(cr, config=None, existing_secrets=None):
-    """Validate and normalise the ``postgresql`` object ``cr``; see ``docs/dev/CONTRACTS.md``.
+def build_model(cr, config=None, existing_secrets=None, credentials=True):
+    """The model of ``cr`` (see :func:`build_model_without_credentials`), with credentials attached
+    from ``existing_secrets`` unless ``credentials`` is false (then every password is ``None``).
 
-    ``config``: the operator configuration in any form :func:`opconfig.load` accepts (typed or
-    ConfigMap strings, or a whole ConfigMap); ``None`` means the defaults.
     ``existing_secrets``: the credential secrets that already exist, as a map of secret name (or
     ``namespace/name``) -> ``{"username", "password"}`` or a v1 Secret object, or a list of v1
     Secret objects. Their passwords are reused; a password is generated only for a secret that
     does not exist yet.
+    """
+    model = build_model_without_credentials(cr, config)
+    return attach_credentials(model, existing_secrets) if credentials else model
+
+
+def attach_credentials(model, existing_secrets=None):
+    """A copy of the secret-free ``model`` whose secrets and roles carry usernames and passwords.
+
+    Pure: reads nothing but its arguments. An existing secret's password (and a rotated username)
+    is kept; a secret that does not exist yet gets a generated password. The result holds
+    plaintext passwords: pass it only through ``no_log`` tasks.
+    """
+    existing = _index_existing(existing_secrets)
+    result = dict(model)
+    result["secrets"] = [dict(s) for s in model["secrets"]]
+    result["roles"] = [dict(r) for r in model["roles"]]
+    by_role = dict((r["name"], r) for r in result["roles"])
+    for secret in result["secrets"]:
+        found = existing.get("%s/%s" % (secret["namespace"], secret["name"])) or existing.get(secret["name"])
+        username = secret["role"]
+        if found and found.get("password"):
+            password = found["password"]
+            if found.get("username") and found["username"] != secret["role"]:
+                username = found["username"]  # a rotated user (postgres/rotation.py): its credentials are kept
+        else:
+            password = pgsecrets.generate_password()
+        secret["username"] = username
+        secret["password"] = password
+        if secret["role"] in by_role:
+            by_role[secret["role"]]["password"] = password
+    return result
+
+
+def build_model_without_credentials(cr, config=None):
+    """Validate and normalise the ``postgresql`` object ``cr``; see ``docs/dev/CONTRACTS.md``.
+
+    ``config``: the operator configuration in any form :func:`opconfig.load` accepts (typed or
+    ConfigMap strings, or a whole ConfigMap); ``None`` means the defaults.
+    The model holds no password (every ``password`` is ``None``); :func:`attach_credentials` adds them.
 
     Raises :class:`ManifestErrors` with every problem found.
     """
@@ -253,10 +292,10 @@ def build_model(cr, config=None, existing_secrets=None):
     pooler = _pooler(spec, cfg, name, p)
     logical_backup, schedule = _logical_backup(spec, cfg, p)
 
-    # instances (SPEC 2.1)
+    # instances (docs/design/model.md §2)
     instances = _clamp_instances(instances_raw, spec, cfg, cr_annotations, standby, p)
 
-    # labels and annotations (SPEC 1.2, 1.4)
+    # labels and annotations (docs/design/model.md §1)
     selector = dict(cfg["cluster_labels"])
     selector[cfg["cluster_name_label"]] = name
     obj = dict(selector)
@@ -285,7 +324,7 @@ def build_model(cr, config=None, existing_secrets=None):
         p.warn(line)
     logical_backup_resources = container_resources({}, cfg, "logical_backup")
 
-    # users, roles, databases, secrets (SPEC 4)
+    # users, roles, databases, secrets (docs/design/model.md §4)
     users = validate.check_users(spec, cfg, p)
     databases = validate.check_databases(spec, p)
     prepared = _prepared_databases(spec, cfg, name, p)
@@ -303,20 +342,15 @@ def build_model(cr, config=None, existing_secrets=None):
         for i, user in enumerate(spec[key]):
             if isinstance(user, str) and user not in known:
                 p.warn("spec.%s[%d]: %r is not a role of this manifest; ignored" % (key, i, user))
-    if cfg["enable_teams_api"]:
-        p.warn("config.enable_teams_api: the teams API is not supported by pgfleet; no team member roles are created")
-    if cfg["infrastructure_roles_secrets"] or cfg["infrastructure_roles_secret_name"]:
-        p.warn("config.infrastructure_roles_secrets: infrastructure roles are not supported by pgfleet yet; ignored")
     for db, owner in sorted(databases.items()):
         if owner not in known:
-            p.warn("spec.databases.%s: owner %s is not a role of this manifest; the database is created only if that role exists"
-                   % (db, owner))
+            p.error("spec.databases.%s" % db, "the owner %r is not a role of this manifest" % owner,
+                    "add %s to spec.users, or name a user listed there" % owner)
 
     if p.errors:
         raise ManifestErrors(p.errors)
 
-    existing = _index_existing(existing_secrets)
-    secrets_list = _secrets(roles, cfg, name, namespace, labels, annotations["inherited"], existing, p)
+    secrets_list = _secrets(roles, cfg, name, namespace, labels, annotations["inherited"], p)
 
     spec["users"] = users
     spec["databases"] = databases
@@ -337,6 +371,7 @@ def build_model(cr, config=None, existing_secrets=None):
         "labels": labels,
         "annotations": annotations,
         "resources": resources,
+        "names": pgnames.object_names(name, cfg),
         "dcs": "etcd" if cfg["etcd_host"] else ("configmaps" if cfg["kubernetes_use_configmaps"] else "endpoints"),
         "standby": standby,
         "maintenance_windows": windows,
@@ -518,6 +553,9 @@ def _prepared_databases(spec, cfg, cluster_name, p):
             p.error(field, "%r is not a valid database name (Zalando would skip it silently; we refuse it)" % db,
                     "use letters, digits and '_', not starting with a digit")
             continue
+        if pgroles.reserved_database_problem(db):
+            p.error(field, pgroles.reserved_database_problem(db), "use another database name")
+            continue
         if conf is None:
             conf = {}
         if not isinstance(conf, dict):
@@ -680,7 +718,7 @@ def _desired_roles(spec, cfg, cluster_name, users, databases, prepared, pooler, 
 
 
 def _search_path(schemas):
-    """The ``search_path`` of a prepared role as SPEC 4.6 writes it: ``"$user", "s1", "s2"``, every name
+    """The ``search_path`` of a prepared role as docs/design/model.md §4 writes it: ``"$user", "s1", "s2"``, every name
     double-quoted (``"`` doubled), the form ``rolesync.split_list_guc`` reads back."""
     return ", ".join('"%s"' % name.replace('"', '""') for name in ["$user"] + list(schemas))
 
@@ -746,7 +784,7 @@ def _index_existing(existing):
     return index
 
 
-def _secrets(roles, cfg, cluster_name, namespace, labels, inherited, existing, p):
+def _secrets(roles, cfg, cluster_name, namespace, labels, inherited, p):
     result = []
     seen = {}
     pooler_labels = dict(labels["selector"])
@@ -767,22 +805,12 @@ def _secrets(roles, cfg, cluster_name, namespace, labels, inherited, existing, p
                     "rename one of the roles")
             continue
         seen[(secret_ns, name)] = role["name"]
-        found = existing.get("%s/%s" % (secret_ns, name)) or existing.get(name)
-        username = role["name"]
-        if found and found.get("password"):
-            password = found["password"]
-            if found.get("username") and found["username"] != role["name"]:
-                username = found["username"]
-                p.warn("secret %s/%s holds user %s (rotated?) for role %s; its credentials are kept" % (secret_ns, name, username, role["name"]))
-        else:
-            password = pgsecrets.generate_password()
-        role["password"] = password
         role["secret"] = {"name": name, "namespace": secret_ns}
         result.append({
             "name": name,
             "namespace": secret_ns,
-            "username": username,
-            "password": password,
+            "username": role["name"],
+            "password": None,
             "role": role["name"],
             "labels": dict(pooler_labels if role["origin"] == "pooler" else labels["object"]),
             "annotations": dict(inherited),

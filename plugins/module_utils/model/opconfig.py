@@ -54,8 +54,8 @@ MEMORY = "memory quantity"
 STRUCT = "structured"
 STRUCT_LIST = "structured list"
 
-# key: (kind, default). Durations are given in seconds. Grouped as in SPEC section 9.
-_SPEC = {
+# key: (kind, default). Durations are given in seconds. Grouped as in docs/design/model.md §7.
+_KEYS = {
     # core
     "docker_image": (STR, "ghcr.io/zalando/spilo-18:4.1-p2"),
     "workers": (INT, 8),
@@ -125,7 +125,7 @@ _SPEC = {
     "enable_init_containers": (BOOL, True),
     "enable_sidecars": (BOOL, True),
     "share_pgsocket_with_sidecars": (BOOL, False),
-    # pgfleet extension (BEYOND #8): image pull secrets for every pod we run
+    # pgfleet extension (docs/design/model.md §8): image pull secrets for every pod we run
     "image_pull_secrets": (LIST, []),
     # kubernetes: scheduling
     "toleration": (MAP, {}),
@@ -266,10 +266,10 @@ _SPEC = {
 }
 
 #: Every key with its default value, already typed (durations in seconds).
-DEFAULTS = dict((k, v[1]) for k, v in _SPEC.items())
+DEFAULTS = dict((k, v[1]) for k, v in _KEYS.items())
 
 #: Every key with its kind (one of the module constants above).
-KINDS = dict((k, v[0]) for k, v in _SPEC.items())
+KINDS = dict((k, v[0]) for k, v in _KEYS.items())
 
 #: Keys whose value must be one of a fixed set.
 CHOICES = {
@@ -539,6 +539,39 @@ def _unwrap(data):
     return dict(data)
 
 
+#: Operator settings we read and type-check but do not act on yet: key -> what happens instead.
+#: :func:`load` warns ``config.<key>: ... not implemented`` when one is set to something else than
+#: its default. This is the ONE list: whoever implements a key removes it here (and its test in
+#: tests/unit/plugins/module_utils/test_opconfig.py).
+NOT_IMPLEMENTED = {
+    "major_version_upgrade_mode": "no automatic major version upgrade is run",
+    "major_version_upgrade_team_allow_list": "no automatic major version upgrade is run",
+    "minimal_major_version": "no automatic major version upgrade is run",
+    "target_major_version": "no automatic major version upgrade is run",
+    "ignored_annotations": "every annotation counts when objects are compared",
+    "enable_teams_api": "the teams API is not called; no team member roles are created",
+    "enable_team_member_deprecation": "roles of removed team members are kept",
+    "enable_postgres_team_crd": "PostgresTeam objects are not read",
+    "enable_postgres_team_crd_superusers": "PostgresTeam objects are not read",
+    "infrastructure_roles_secrets": "no infrastructure roles are created",
+    "infrastructure_roles_secret_name": "no infrastructure roles are created",
+    "enable_ebs_gp3_migration": "volumes are not migrated to gp3",
+    "enable_ebs_gp3_migration_max_size": "volumes are not migrated to gp3",
+    "enable_finalizers": "no finalizer is set; deletion relies on the delete playbook",
+    "master_pod_move_timeout": "primaries are not moved off draining nodes by the operator",
+}
+
+
+def not_implemented_warnings(cfg):
+    """One warning per :data:`NOT_IMPLEMENTED` key that ``cfg`` (typed) sets away from its default."""
+    out = []
+    for key in sorted(NOT_IMPLEMENTED):
+        if key in cfg and cfg[key] != DEFAULTS[key]:
+            out.append("config.%s: read but not implemented by pgfleet yet (%s); the setting has no effect"
+                       % (key, NOT_IMPLEMENTED[key]))
+    return out
+
+
 def load(data=None):
     """Return the full, typed operator configuration for ``data`` (see the module docstring).
 
@@ -574,6 +607,7 @@ def load(data=None):
         raise ManifestErrors(errors)
     for key in sorted(unknown):
         warnings.append("config.%s: unknown operator configuration key, ignored" % key)
+    warnings.extend(not_implemented_warnings(result))
     result["_unknown"] = unknown
     result["_warnings"] = warnings
     return result

@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""The role vocabulary: role flags and their normal form.
+"""The role vocabulary, in one place: role flags and their normal form, and the role and database
+names PostgreSQL reserves. The model refuses reserved names at the door (``spec.users.<name>``,
+``spec.databases.<name>``), so render, local and reconcile refuse the same manifests; the SQL
+sync (``postgres/rolesync.py``, ``postgres/dbsync.py``) imports the same definitions.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,9 +20,32 @@ FLAG_RE = re.compile(r"^[A-Za-z0-9]+$")
 BASE_FLAGS = ("SUPERUSER", "INHERIT", "LOGIN", "CREATEROLE", "CREATEDB", "REPLICATION", "BYPASSRLS")
 VALID_FLAGS = frozenset(BASE_FLAGS + tuple("NO" + f for f in BASE_FLAGS))
 
+#: Names the server refuses as role names (compared in lower case).
+RESERVED_ROLE_NAMES = frozenset(["public", "none", "current_user", "session_user", "current_role"])
+#: PostgreSQL reserves role names starting with this prefix for its predefined roles.
+RESERVED_ROLE_PREFIX = "pg_"
+#: Databases every cluster has; a manifest cannot create, own or drop them.
+RESERVED_DATABASES = frozenset(["postgres", "template0", "template1"])
+
+
+def reserved_role_problem(name):
+    """Why ``name`` cannot be a role we create, or ``None``."""
+    if name.lower() in RESERVED_ROLE_NAMES:
+        return "%r is reserved by PostgreSQL and cannot be a role name" % name
+    if name.startswith(RESERVED_ROLE_PREFIX):
+        return "role names starting with %s are reserved by PostgreSQL for its predefined roles (%r)" % (RESERVED_ROLE_PREFIX, name)
+    return None
+
+
+def reserved_database_problem(name):
+    """Why ``name`` cannot be a database a manifest declares, or ``None``."""
+    if name in RESERVED_DATABASES:
+        return "%r exists in every cluster and is not managed from the manifest" % name
+    return None
+
 
 def normalize_flags(flags, field="flags", problems=None):
-    """SPEC 4.2: upper-case, validate, reject X with NOX, drop duplicates, add LOGIN unless
+    """docs/design/model.md §4: upper-case, validate, reject X with NOX, drop duplicates, add LOGIN unless
     LOGIN/NOLOGIN, drop NOLOGIN, sort. Raises ManifestErrors unless ``problems`` collects them."""
     own = problems is None
     p = Problems() if own else problems

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""What the Spilo pod is made of: its env (SPEC 2.4), ``SPILO_CONFIGURATION`` (2.5), volumes and
+"""What the Spilo pod is made of: its env (docs/design/model.md §2), ``SPILO_CONFIGURATION``, volumes and
 mounts (2.6), sidecars and init containers (2.7), and the scheduling pieces of the pod spec (2.2).
 
 Every function here is pure: it reads the model built by
@@ -23,16 +23,16 @@ import json
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import KubernetesError, ManifestError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import secrets as _secrets
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import container_resources
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.names import PGDATA_MOUNT
 
-PGROOT = "/home/postgres/pgdata/pgroot"
-PGDATA_MOUNT = "/home/postgres/pgdata"
+PGROOT = PGDATA_MOUNT + "/pgroot"
 PGDATA_VOLUME = "pgdata"
 POSTGRES_CONTAINER = "postgres"
 TLS_MOUNT = "/tls"
 TLSCA_MOUNT = "/tlsca"
 IRSA_TOKEN_FILE = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"
 
-#: Parameters Patroni must get in its local ``postgresql.parameters`` (SPEC 2.5). Every other
+#: Parameters Patroni must get in its local ``postgresql.parameters`` (docs/design/model.md §2). Every other
 #: parameter is dynamic: it goes to ``bootstrap.dcs.postgresql.parameters`` and later to PATCH /config.
 LOCAL_PARAMETERS = frozenset((
     "archive_command", "shared_buffers", "logging_collector", "log_destination", "log_directory",
@@ -41,7 +41,7 @@ LOCAL_PARAMETERS = frozenset((
     "bg_mon.history_buckets", "pg_stat_statements.track_utility", "extwlist.extensions", "extwlist.custom_path",
 ))
 
-#: Per-cluster switch (BEYOND #7, SPEC 7.7 REC): ``"true"`` on the postgresql object turns WAL archiving
+#: Per-cluster switch (docs/design/model.md §8, §6): ``"true"`` on the postgresql object turns WAL archiving
 #: and base backups off for that cluster. Zalando has no such switch; an annotation keeps the CRD shared.
 DISABLE_WAL_ARCHIVING_ANNOTATION = "acid.zalan.do/disable-wal-archiving"
 
@@ -86,7 +86,7 @@ def _secret_ref(name, secret, key):
 
 
 def dedupe_env(env):
-    """Keep the first variable of every name, compared case-insensitively (SPEC 2.4)."""
+    """Keep the first variable of every name, compared case-insensitively (docs/design/model.md §2)."""
     seen = set()
     result = []
     for var in env:
@@ -111,11 +111,11 @@ def _scope_suffix(uid):
 
 
 # --------------------------------------------------------------------------------------------
-# SPILO_CONFIGURATION (SPEC 2.5)
+# SPILO_CONFIGURATION (docs/design/model.md §2)
 # --------------------------------------------------------------------------------------------
 
 def split_parameters(params):
-    """Split Postgres parameters into ``(local, dynamic)`` dicts (SPEC 2.5), values as strings."""
+    """Split Postgres parameters into ``(local, dynamic)`` dicts (docs/design/model.md §2), values as strings."""
     local = {}
     dynamic = {}
     for name in sorted(params or {}):
@@ -197,7 +197,7 @@ def _dcs(model, dynamic):
 
 
 def spilo_configuration(model):
-    """The ``SPILO_CONFIGURATION`` dict of a cluster (SPEC 2.5). Pure: also used for local Patroni.
+    """The ``SPILO_CONFIGURATION`` dict of a cluster (docs/design/model.md §2). Pure: also used for local Patroni.
 
     ``postgresql`` holds the local parameters, ``pg_hba`` and (only when the ``PGVERSION`` env is
     disabled) ``bin_dir``; ``bootstrap`` holds the initdb list and the dcs section, where zero,
@@ -232,7 +232,7 @@ def spilo_configuration_json(model):
 
 
 # --------------------------------------------------------------------------------------------
-# The Spilo env (SPEC 2.4)
+# The Spilo env (docs/design/model.md §2)
 # --------------------------------------------------------------------------------------------
 
 def _clone_env(model):
@@ -373,7 +373,7 @@ def _global_env(model):
 
 
 def tls_paths(model):
-    """``{"cert", "key", "ca"}`` file paths of ``spec.tls`` (SPEC 7.5), or None without TLS."""
+    """``{"cert", "key", "ca"}`` file paths of ``spec.tls`` (docs/design/model.md §6), or None without TLS."""
     tls = _spec(model).get("tls") or {}
     if not tls.get("secretName"):
         return None
@@ -395,7 +395,7 @@ def wal_archiving_disabled(model):
 
 
 def spilo_env(model, pod_environment=None):
-    """The env of the ``postgres`` container, in order (SPEC 2.4); the first of a name wins.
+    """The env of the ``postgres`` container, in order (docs/design/model.md §2); the first of a name wins.
 
     With the annotation ``acid.zalan.do/disable-wal-archiving: "true"`` the WAL and base backup
     variables (:data:`WAL_ARCHIVE_VARIABLES`) are set empty and ``USE_WALG_BACKUP=false`` right
@@ -463,7 +463,7 @@ def spilo_env(model, pod_environment=None):
 
 
 # --------------------------------------------------------------------------------------------
-# Volumes, containers, scheduling (SPEC 2.2, 2.6, 2.7)
+# Volumes, containers, scheduling (docs/design/model.md §2)
 # --------------------------------------------------------------------------------------------
 
 def _pgdata_mount(model):
@@ -557,7 +557,7 @@ def _init_containers(model):
 
 
 def _additional_volumes(model, containers, init_containers, warnings):
-    """Volumes of ``spec.additionalVolumes`` (+ TLS) and their mounts, per target (BEYOND #9).
+    """Volumes of ``spec.additionalVolumes`` (+ TLS) and their mounts, per target (docs/design/model.md §8).
 
     ``targetContainers`` may name the postgres container, sidecars and init containers; empty means
     ``postgres`` only; ``["all"]`` means every container, init containers included.
@@ -671,7 +671,7 @@ def _image_pull_secrets(model):
 
 
 def _probe(probe):
-    """A probe with every field the API server would default written out (SPEC 5.2)."""
+    """A probe with every field the API server would default written out (docs/design/model.md §5)."""
     if not probe:
         return None
     probe = copy.deepcopy(probe)

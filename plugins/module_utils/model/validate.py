@@ -492,7 +492,7 @@ def check_windows(spec, cfg, p):
             if window:
                 result.append(window)
     if not cfg["enable_maintenance_windows"]:
-        return []  # no windows = always inside a window (SPEC 5.7)
+        return []  # no windows = always inside a window (docs/design/model.md §5)
     return result
 
 
@@ -507,6 +507,10 @@ def check_users(spec, cfg, p):
                     "use lower-case letters, digits, '-' and '_' (dots separate a namespace), starting and ending with a letter or digit")
             continue
         if not ident_ok(uname, field, p, "user name"):
+            continue
+        reserved = pgroles.reserved_role_problem(uname)
+        if reserved:
+            p.error(field, reserved, "choose another name")
             continue
         normalized = pgroles.normalize_flags(flags, field, p)
         if normalized is None:
@@ -531,6 +535,10 @@ def check_databases(spec, p):
                     "use letters, digits and '_', not starting with a digit")
             continue
         if not ident_ok(db, field, p, "database name"):
+            continue
+        reserved = pgroles.reserved_database_problem(db)
+        if reserved:
+            p.error(field, reserved, "remove it from spec.databases, or use another name")
             continue
         if not isinstance(owner, str) or not owner:
             p.error(field, "the owner %r is not a role name" % (owner,), "write <database>: <owner role>")

@@ -87,7 +87,7 @@ def test_model_has_every_contract_key():
     model = build(MINIMAL)
     for key in ("name", "namespace", "uid", "generation", "cr_labels", "cr_annotations", "team", "config", "spec",
                 "instances", "pg_version", "labels", "annotations", "resources", "dcs", "standby", "maintenance_windows",
-                "pooler", "logical_backup", "roles", "databases", "prepared_databases", "secrets", "warnings"):
+                "pooler", "logical_backup", "roles", "databases", "prepared_databases", "secrets", "warnings", "names"):
         assert key in model, key
     for key in ("master", "replica", "user", "schema", "mode", "instances", "max_db_connections", "image", "resources"):
         assert key in model["pooler"]
@@ -602,10 +602,10 @@ def test_databases_override_prepared_owner():
     assert any("spec.databases.bar" in w for w in model["warnings"])
 
 
-def test_database_owner_unknown_is_a_warning():
-    model = build(minimal(databases={"foo": "someone"}))
-    assert model["databases"] == {"foo": "someone"}
-    assert any("someone" in w for w in model["warnings"])
+def test_database_owner_unknown_is_refused():
+    # was a warning; issue 9 item 6: render must refuse what local and reconcile cannot create
+    err = errors_of(minimal(databases={"foo": "someone"}))
+    assert err.context["fields"] == ["spec.databases.foo"] and "someone" in err.msg
 
 
 def test_secrets_names_labels_and_generated_passwords():
@@ -647,7 +647,8 @@ def test_existing_secret_with_a_rotated_username_is_kept():
     model = build(cr, None, {name: {"username": "foo_user250101", "password": "p"}})
     secret = [s for s in model["secrets"] if s["role"] == "foo_user"][0]
     assert secret["username"] == "foo_user250101" and secret["password"] == "p"
-    assert any("rotated" in w for w in model["warnings"])
+    # a rotated username is normal since password rotation exists: no warning on every reconcile
+    assert not any("rotated" in w or "foo_user250101" in w for w in model["warnings"])
 
 
 def test_cross_namespace_secrets():
@@ -959,3 +960,92 @@ def test_own_fixtures_are_valid_for_the_crd_too():
         cr = fixture(name)
         assert all(isinstance(v, str) for v in cr["spec"]["postgresql"].get("parameters", {}).values())
         assert all(isinstance(v, str) for v in cr["spec"].get("patroni", {}).get("initdb", {}).values())
+
+
+# --------------------------------------------------------------------------------------------
+# Reserved names are refused at the door (issue 9 item 6): render, local and reconcile agree
+
+
+@pytest.mark.parametrize("user", ["pg_signal_backend", "pg_monitor", "public", "none", "current_user"])
+def test_reserved_user_names_are_refused_naming_spec_users(user):
+    err = errors_of(minimal(users={"app": [], user: []}))
+    assert err.context["fields"] == ["spec.users.%s" % user]
+    assert "reserved" in err.msg and "roles[" not in err.msg
+
+
+@pytest.mark.parametrize("db", ["template0", "template1", "postgres"])
+def test_reserved_databases_are_refused_naming_spec_databases(db):
+    err = errors_of(minimal(users={"app": []}, databases={db: "app"}))
+    assert err.context["fields"] == ["spec.databases.%s" % db]
+
+
+def test_reserved_prepared_database_is_refused():
+    err = errors_of(minimal(preparedDatabases={"template1": {}}))
+    assert err.context["fields"] == ["spec.preparedDatabases.template1"]
+
+
+def test_a_database_owner_that_is_no_role_is_refused():
+    err = errors_of(minimal(users={"app": []}, databases={"foo": "nobody"}))
+    assert err.context["fields"] == ["spec.databases.foo"]
+    assert "spec.users" in err.msg
+
+
+def test_database_owners_may_be_system_or_prepared_roles():
+    model = build(minimal(databases={"a": "postgres", "b": "shop_owner"}, preparedDatabases={"shop": {}}))
+    assert model["databases"]["a"] == "postgres" and model["databases"]["b"] == "shop_owner"
+
+
+def test_reserved_vocabulary_is_one_definition():
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.model import roles
+    assert roles.reserved_role_problem("pg_x") and roles.reserved_role_problem("PUBLIC")
+    assert roles.reserved_role_problem("app") is None
+    assert roles.reserved_database_problem("template0") and roles.reserved_database_problem("app") is None
+
+
+# --------------------------------------------------------------------------------------------
+# Names: decided once in model/names.py, carried in the model
+
+
+def test_names_follow_the_operator_configuration():
+    names = build(minimal(), {"pdb_name_format": "pdb-{cluster}-x", "logical_backup_job_prefix": "lb-"})["names"]
+    assert names["pdb_primary"] == "pdb-acid-test-x" and names["pdb_critical_op"] == "postgres-acid-test-critical-op-pdb"
+    assert names["pooler"] == {"master": "acid-test-pooler", "replica": "acid-test-pooler-repl"}
+    assert names["pooler_auth_secret"] == {"master": "acid-test-pooler-u", "replica": "acid-test-pooler-repl-u"}
+    assert names["logical_backup_job"] == "lb-acid-test"
+    assert names["service_replica"] == "acid-test-repl" and names["service_config"] == "acid-test-config"
+    assert names["dcs"] == ["acid-test-config", "acid-test-leader", "acid-test-sync", "acid-test-failover"]
+
+
+def test_default_names_and_the_cronjob_name_limit():
+    cr = minimal()
+    cr["metadata"]["name"] = "acid-" + "x" * 50 + "-y"
+    names = build(cr)["names"]
+    assert names["pdb_primary"] == "postgres-%s-pdb" % cr["metadata"]["name"]
+    assert len(names["logical_backup_job"]) <= 52 and not names["logical_backup_job"].endswith("-")
+
+
+# --------------------------------------------------------------------------------------------
+# The model is built without secrets; a separate pure step attaches credentials
+
+
+def test_the_model_without_credentials_holds_no_password():
+    model = m.build_model_without_credentials(minimal(users={"app": []}))
+    assert all(s["password"] is None for s in model["secrets"]) and all(r["password"] is None for r in model["roles"])
+
+
+def test_attach_credentials_reuses_existing_and_generates_the_rest_without_touching_the_model():
+    model = m.build_model_without_credentials(minimal(users={"app": []}))
+    name = pgsecrets.secret_name("app", "acid-test")
+    full = m.attach_credentials(model, {name: {"username": "app", "password": "kept"}})
+    by_role = dict((s["role"], s) for s in full["secrets"])
+    assert by_role["app"]["password"] == "kept" and by_role["postgres"]["password"]
+    assert dict((r["name"], r["password"]) for r in full["roles"])["app"] == "kept"
+    assert all(s["password"] is None for s in model["secrets"])  # the input stays secret-free
+    assert [s["name"] for s in full["secrets"]] == [s["name"] for s in model["secrets"]]
+
+
+def test_build_model_is_the_model_plus_credentials():
+    a = m.build_model(minimal(users={"app": []}), None, None, credentials=False)
+    assert all(s["password"] is None for s in a["secrets"])
+    b = m.build_model(minimal(users={"app": []}))
+    assert all(s["password"] for s in b["secrets"])

@@ -327,3 +327,27 @@ def test_to_configmap_data_round_trips():
     again = opconfig.load(data)
     for key in opconfig.DEFAULTS:
         assert again[key] == cfg[key], key
+
+
+# --------------------------------------------------------------------------------------------
+# Settings we read but do not implement (issue 9 item 13)
+
+
+def test_every_not_implemented_key_is_a_known_key():
+    assert set(opconfig.NOT_IMPLEMENTED) <= set(opconfig.DEFAULTS)
+
+
+def test_defaults_give_no_not_implemented_warning():
+    assert [w for w in opconfig.load(None)["_warnings"] if "not implemented" in w] == []
+
+
+@pytest.mark.parametrize("key, value", [
+    ("major_version_upgrade_mode", "full"),
+    ("ignored_annotations", "foo/bar"),
+    ("enable_teams_api", "true"),
+    ("infrastructure_roles_secret_name", "infra"),
+    ("enable_finalizers", "true"),
+])
+def test_a_set_but_not_implemented_key_warns_by_name(key, value):
+    warnings = opconfig.load({key: value})["_warnings"]
+    assert [w for w in warnings if w.startswith("config.%s: read but not implemented" % key)], warnings
