@@ -39,7 +39,7 @@ def test_each_problem_lands_next_to_its_field(field, value, words):
 
 
 def test_a_problem_inside_a_textarea_names_the_entry():
-    by_field, _general = problems_of(dict(GOOD, **{"spec.users": "a b: superuser"}))
+    by_field, _general = problems_of(dict(GOOD, **{"spec.users": "a b: superuser\napp_owner: createdb"}))
     assert list(by_field) == ["spec.users"]
     assert "spec.users.a b" in by_field["spec.users"][0]
 
