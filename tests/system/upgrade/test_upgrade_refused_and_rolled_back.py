@@ -13,6 +13,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.upgrade.local imp
     UpgradeError,
     controldata,
 )
+from ansible_collections.pgfleet.postgres.tests.harness import NO_PLAYBOOK, PLAYBOOK_BIN, run_playbook
 
 CHECKSUM = "SELECT count(*)::text || md5(string_agg(g::text, ',' ORDER BY g)) FROM public.t"
 
@@ -50,6 +51,23 @@ def refused(h, **kwargs):
     assert fingerprint(h) == before
     assert before["majors"] == [15, 15, 15] and not before["paused"] and before["marks"] is None
     return err.value.msg
+
+
+def playbook(h, *args):
+    proc = run_playbook("playbooks/upgrade.yml", "-e", "name=%s" % h.cluster.name,
+                        "-e", "state_root=%s" % h.cluster.home, *args)
+    return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
+
+
+@pytest.mark.skipif(not os.access(PLAYBOOK_BIN, os.X_OK), reason=NO_PLAYBOOK)
+def test_playbook_check_mode_runs_the_pre_checks_only(h):
+    before = fingerprint(h)
+    rc, out = playbook(h, "-e", "version=18", "--check")
+    assert rc == 0, out
+    assert "would upgrade %s from 15 to 18" % h.cluster.name in out and "pg_upgrade --check passed" in out
+    rc, out = playbook(h, "-e", "version=18", "-e", "mode=off", "-e", "team=acid")
+    assert rc == 0 and "mode is off" in out, out
+    assert fingerprint(h) == before
 
 
 def test_an_open_transaction_refuses(h):
@@ -108,3 +126,14 @@ def test_a_failure_after_pg_upgrade_rolls_back_to_15(h):
     assert gates.decide("15", "15", marks=marks)["clear_failure"]
     with h.connect() as conn:  # writable again
         conn.execute("INSERT INTO public.t VALUES (0)")
+
+
+@pytest.mark.skipif(not os.access(PLAYBOOK_BIN, os.X_OK), reason=NO_PLAYBOOK)
+def test_playbook_does_not_retry_and_version_back_clears_the_failure(h):
+    rc, out = playbook(h, "-e", "version=18")
+    assert rc == 0 and "is not retried" in out, out
+    rc, out = playbook(h, "-e", "version=15")
+    assert rc == 0 and "failure mark" in out, out
+    marks = h.state()["upgrade"]
+    assert gates.FAILURE_KEY not in marks and "reason" not in marks
+    assert h.state()["pg_version"] == "15"
