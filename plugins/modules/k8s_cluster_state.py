@@ -168,6 +168,12 @@ backup_environment_secret:
   description: The Secret named by C(logical_backup_cronjob_environment_secret) when the cluster has a logical backup, else null.
   returned: always
   type: dict
+model:
+  description:
+    - The manifest model, built once here and without any password (secrets carry names, no credentials); the
+      rendering attaches the credentials from RV(existing_secrets). Null for an invalid manifest.
+  returned: always
+  type: dict
 postgres_teams:
   description: The C(PostgresTeam) objects of the cluster's namespace when C(enable_postgres_team_crd) is on, else empty.
   returned: always
@@ -255,8 +261,8 @@ patroni:
   type: dict
 teardown_names:
   description:
-    - Names the teardown needs, C({secrets, pooler, backup_job, pdbs}) (credential secrets in the cluster's namespace;
-      C(pdbs) after C(pdb_name_format), as the objects are rendered).
+    - Names the teardown needs, C({secrets, pooler, backup_job, pdbs, names}) (credential secrets in the cluster's
+      namespace; every name from the model's C(names), so as the objects are rendered, C(pdb_name_format) included).
   returned: always
   type: dict
 requests:

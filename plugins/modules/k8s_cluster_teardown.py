@@ -65,6 +65,14 @@ options:
     type: list
     elements: str
     version_added: 0.1.0
+  names:
+    description:
+      - Every object name of the cluster, as the model's C(names) (RV(pgfleet.postgres.k8s_cluster_state#module:teardown_names.names)) -
+        C(statefulset), C(service_primary), C(service_replica), C(service_config), C(endpoints_primary), C(pdb_primary),
+        C(pdb_critical_op), C(pooler), C(pooler_auth_secret), C(logical_backup_job), C(dcs), C(pvc_prefix). Missing keys
+        take the default names.
+    type: dict
+    version_added: 0.1.0
   pdb_names:
     description:
       - Names of the cluster's PodDisruptionBudgets (the primary one after C(pdb_name_format), the critical-operation
@@ -138,6 +146,7 @@ def main():
         pooler_names=dict(type="list", elements="str"),
         backup_job=dict(type="str"),
         pdb_names=dict(type="list", elements="str"),
+        names=dict(type="dict"),
         pod_timeout=dict(type="int", default=600),
         interval=dict(type="float", default=1),
     )
@@ -148,7 +157,7 @@ def main():
     try:
         api = Api(p, dry_run=module.check_mode)
         steps = plan(p["name"], p["live"], p["secrets"], p["delete_volumes"], p["delete_secrets"],
-                     p["pooler_names"], p["backup_job"], p["pdb_names"])
+                     p["pooler_names"], p["backup_job"], p["pdb_names"], p["names"])
         teardown = Teardown(api, p["namespace"], p["pod_timeout"], p["interval"])
         actions = teardown.run(steps, p["live"])
     except PgfleetError as exc:

@@ -26,7 +26,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
 )
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import strip_server_fields
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import opconfig, spilo
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model_without_credentials
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.dynconfig import config_diff
 
 # Kinds listed by the cluster-name label: (apiVersion, kind)
@@ -97,10 +97,10 @@ def read_manifest(api, name, namespace):
     return strip_server_fields(cr)
 
 
-def validate(cr, config_raw, secrets):
-    """(model or None, invalid dict or None)."""
+def validate(cr, config_raw):
+    """(secret-free model or None, invalid dict or None): the model is built here, once per reconcile."""
     try:
-        return build_model(cr, config_raw, secrets), None
+        return build_model_without_credentials(cr, config_raw), None
     except ManifestErrors as exc:
         return None, {"msg": exc.msg, "fields": [e.field for e in exc.errors],
                       "problems": [e.msg for e in exc.errors]}
@@ -419,8 +419,8 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
               "invalid": None, "model_warnings": [], "objects": {}, "existing_secrets": [], "pod_environment": {},
               "statefulset": None, "pods": [], "leader": None, "exists": False, "instances": None,
               "ready": False, "ready_reasons": [], "teardown_names": {},
-              "backup_environment_secret": None, "patroni": {}, "postgres_teams": []}
-    model, invalid = validate(manifest, config_raw, None)
+              "backup_environment_secret": None, "patroni": {}, "postgres_teams": [], "model": None}
+    model, invalid = validate(manifest, config_raw)
     status = current_status(manifest)
     result["status_before"] = status.get("PostgresClusterStatus") or ""
     result["owner"] = owner_of(manifest)
@@ -459,15 +459,15 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
     result["pods"] = pods_summary(pods, config["pod_role_label"])
     result["patroni"] = patroni_view(model, manifest, objects, pods)
     result["instances"] = model["instances"]
-    prefix = config.get("logical_backup_job_prefix") or "logical-backup-"
+    # the secret-free model (no password in it): rendering attaches the credentials from existing_secrets
+    result["model"] = model
+    names = model["names"]
     result["teardown_names"] = {
         "secrets": sorted(s["name"] for s in model.get("secrets") or [] if (s.get("namespace") or namespace) == namespace),
-        "pooler": sorted(((model.get("pooler") or {}).get("names") or {}).values()) or
-        ["%s-pooler" % name, "%s-pooler-repl" % name],
-        "backup_job": ("%s%s" % (prefix, name))[:52].rstrip("-"),
-        # as roles/cluster renders them: the primary PDB after pdb_name_format, the critical-operation one fixed
-        "pdbs": [(config.get("pdb_name_format") or "postgres-{cluster}-pdb").replace("{cluster}", name),
-                 "postgres-%s-critical-op-pdb" % name],
+        "pooler": sorted(names["pooler"].values()),
+        "backup_job": names["logical_backup_job"],
+        "pdbs": [names["pdb_primary"], names["pdb_critical_op"]],
+        "names": names,
     }
     ready, reasons, leader, _masters = readiness(result["pods"], model["instances"], config["pod_role_label"])
     leader = with_api_url(leader, namespace, patroni_access)

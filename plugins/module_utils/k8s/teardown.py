@@ -29,15 +29,31 @@ def _names(live, kind):
     return dict((o["metadata"]["name"], o) for o in (live or {}).get(kind) or [])
 
 
+def default_names(name):
+    """The names of a cluster under the default operator options (callers pass the model's ``names``)."""
+    return {"statefulset": name, "service_primary": name, "service_replica": "%s-repl" % name,
+            "service_config": "%s-config" % name, "endpoints_primary": name,
+            "pdb_primary": "postgres-%s-pdb" % name, "pdb_critical_op": "postgres-%s-critical-op-pdb" % name,
+            "pooler": {"master": "%s-pooler" % name, "replica": "%s-pooler-repl" % name},
+            "pooler_auth_secret": {"master": "%s-pooler-u" % name, "replica": "%s-pooler-repl-u" % name},
+            "dcs": ["%s-%s" % (name, suffix) for suffix in ("config", "leader", "sync", "failover")],
+            "pvc_prefix": "pgdata-%s-" % name}
+
+
 def plan(name, live, secret_names=(), delete_pvcs=True, delete_secrets=True, pooler_names=None,
-         backup_job=None, pdb_names=None):
+         backup_job=None, pdb_names=None, names=None):
     """[(step, apiVersion, kind, object name)] in teardown order, only for objects that exist.
 
-    Object names come from the caller (``k8s_cluster_state``'s ``teardown_names``, rendered with the
-    same operator options as the objects): a custom ``pdb_name_format`` leaves no PDB behind.
+    Every object name comes from ``names`` (the model's ``names``, rendered with the same operator
+    options as the objects: a custom ``pdb_name_format`` leaves no PDB behind); ``pooler_names``,
+    ``backup_job`` and ``pdb_names`` override single entries.
     """
-    pooler_names = pooler_names or ["%s-pooler" % name, "%s-pooler-repl" % name]
-    pdb_names = pdb_names or ["postgres-%s-pdb" % name, "postgres-%s-critical-op-pdb" % name]
+    n = default_names(name)
+    n.update(names or {})
+    pooler_names = pooler_names or sorted(n["pooler"].values())
+    pdb_names = pdb_names or [n["pdb_primary"], n["pdb_critical_op"]]
+    backup_job = backup_job or n.get("logical_backup_job")
+    auth_secrets = dict((n["pooler"][role], n["pooler_auth_secret"][role]) for role in n["pooler"])
     steps = []
 
     def add(step, api_version, kind, obj_name):
@@ -48,31 +64,31 @@ def plan(name, live, secret_names=(), delete_pvcs=True, delete_secrets=True, poo
         labels = obj["metadata"].get("labels") or {}
         if obj_name == backup_job or labels.get("application") == "spilo-logical-backup":
             add("logical backup", "batch/v1", "CronJob", obj_name)
-    add("statefulset", "apps/v1", "StatefulSet", name)
+    add("statefulset", "apps/v1", "StatefulSet", n["statefulset"])
     for pod_name in sorted(_names(live, "Pod")):
         base, _sep, idx = pod_name.rpartition("-")
-        if base == name and idx.isdigit():
+        if base == n["statefulset"] and idx.isdigit():
             add("pods", "v1", "Pod", pod_name)
     if delete_pvcs:
         for pvc_name in sorted(_names(live, "PersistentVolumeClaim")):
-            if pvc_name.startswith("pgdata-%s-" % name) and pvc_name.rpartition("-")[2].isdigit():
+            if pvc_name.startswith(n["pvc_prefix"]) and pvc_name[len(n["pvc_prefix"]):].isdigit():
                 add("volumes", "v1", "PersistentVolumeClaim", pvc_name)
     if delete_secrets:
         for secret in sorted(secret_names):
             add("secrets", "v1", "Secret", secret)
     for pdb in pdb_names:
         add("pdbs", "policy/v1", "PodDisruptionBudget", pdb)
-    add("services", "v1", "Endpoints", name)
-    add("services", "v1", "Service", name)
-    add("services", "v1", "Service", "%s-repl" % name)
-    add("patroni", "v1", "Service", "%s-config" % name)
-    for suffix in ("config", "leader", "sync", "failover"):
-        add("patroni", "v1", "ConfigMap", "%s-%s" % (name, suffix))
-        add("patroni", "v1", "Endpoints", "%s-%s" % (name, suffix))
+    add("services", "v1", "Endpoints", n["endpoints_primary"])
+    add("services", "v1", "Service", n["service_primary"])
+    add("services", "v1", "Service", n["service_replica"])
+    add("patroni", "v1", "Service", n["service_config"])
+    for dcs in n["dcs"]:
+        add("patroni", "v1", "ConfigMap", dcs)
+        add("patroni", "v1", "Endpoints", dcs)
     for pooler in pooler_names:
         add("pooler", "apps/v1", "Deployment", pooler)
         add("pooler", "v1", "Service", pooler)
-        add("pooler", "v1", "Secret", "%s-u" % pooler)
+        add("pooler", "v1", "Secret", auth_secrets.get(pooler) or "%s-u" % pooler)
     return steps
 
 
