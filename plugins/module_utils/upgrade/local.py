@@ -104,6 +104,7 @@ class LocalUpgrade(object):
         self.timeout = timeout
         self.steps = []
         self._settings = None
+        self._token = None
         self._t = time.monotonic()
 
     # --- small helpers ------------------------------------------------------------------------
@@ -234,8 +235,9 @@ class LocalUpgrade(object):
                                "with scripts/setup.sh" % (self.target, have))
         facts = self.facts(state)
         verdict = prechecks.evaluate(facts, self.method, self.max_lag, self.max_seconds)
-        steps = ["pause Patroni", "stop the replicas, then the leader %s" % facts.get("leader"),
-                 "initdb PostgreSQL %s and pg_upgrade --%s on %s" % (self.target, self.method, facts.get("leader")),
+        steps = ["initdb PostgreSQL %s beside the leader %s" % (self.target, facts.get("leader")), "pause Patroni",
+                 "stop the replicas, then the leader %s" % facts.get("leader"),
+                 "pg_upgrade --%s on %s" % (self.method, facts.get("leader")),
                  "point every member at %s" % new_bin, "start %s on %s" % (facts.get("leader"), self.target),
                  "rebuild the replicas from it", "regenerate missing statistics", "resume Patroni"]
         return {"from": current, "to": self.target, "leader": facts.get("leader"), "method": self.method,
@@ -256,7 +258,9 @@ class LocalUpgrade(object):
 
     def _etcd(self, state, key, value=None, delete=False):
         port = state["etcd"]["client_port"]
-        token = etcd_mod.authenticate(port, state["credentials"]["etcd"]["root"])
+        if self._token is None:  # one authentication per run (etcd hashes the password: slow)
+            self._token = etcd_mod.authenticate(port, state["credentials"]["etcd"]["root"])
+        token = self._token
         full = "/pgfleet/%s/%s" % (state["name"], key)
         if delete:
             return etcd_mod.call(port, "/v3/kv/deleterange", {"key": etcd_mod._b64(full)}, token)
@@ -345,6 +349,9 @@ class LocalUpgrade(object):
         replicas = sorted(m for m in state["members"] if m != leader)
         t_down = None
         try:
+            # initdb while the old cluster still serves: it is not part of the write downtime
+            self._step("initdb", "PostgreSQL %s in %s" % (self.target, new_dir))
+            user = self._initdb_with(state, new_dir, new_bin, self._settings)
             self._step("pause", "Patroni maintenance mode on, the leader key stays with %s" % leader)
             self._pause(state, leader)
             self._step("stop", "replicas %s, then the leader %s" % (", ".join(replicas), leader))
@@ -355,8 +362,6 @@ class LocalUpgrade(object):
             cd = controldata(old_bin, old_data)
             if cd.get("Database cluster state") != "shut down":
                 raise UpgradeError("the leader did not shut down cleanly (%s)" % cd.get("Database cluster state"))
-            self._step("initdb", "PostgreSQL %s in %s" % (self.target, new_dir))
-            user = self._initdb_with(state, new_dir, new_bin, self._settings)
             self._step("pg_upgrade", "--%s from %s to %s" % (self.method, old_major, self.target))
             result = self._pg_upgrade(state, leader, new_dir, user, check=False)
             if not result["ok"]:

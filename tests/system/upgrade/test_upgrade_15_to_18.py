@@ -71,7 +71,7 @@ def test_state_says_18_with_the_success_mark_steps_and_downtime(upgraded):
     assert state["upgrade"][gates.SUCCESS_KEY]
     assert gates.FAILURE_KEY not in state["upgrade"]
     assert result["write_downtime_seconds"] > 0
-    assert progress[:4] == ["pause", "stop", "initdb", "pg_upgrade"]
+    assert progress[:4] == ["initdb", "pause", "stop", "pg_upgrade"]
     assert progress[-1] == "done"
     # a second run has nothing to do
     assert gates.decide(state["pg_version"], "18", marks=state["upgrade"])["action"] == "none"

@@ -120,7 +120,7 @@ def test_a_failure_after_pg_upgrade_rolls_back_to_15(h):
     assert (after["data"], after["sysid"], after["leftovers"]) == (before["data"], before["sysid"], [])
     marks = after["marks"]
     assert marks[gates.FAILURE_KEY] and "injected at step pg_upgrade_done" in marks["reason"]
-    assert marks["rolled_back"] is True and [s["step"] for s in marks["steps"]][:4] == ["pause", "stop", "initdb", "pg_upgrade"]
+    assert marks["rolled_back"] is True and [s["step"] for s in marks["steps"]][:4] == ["initdb", "pause", "stop", "pg_upgrade"]
     # not retried while the mark is there; asking for 15 again clears it
     assert gates.decide("15", "18", marks=marks)["action"] == "blocked"
     assert gates.decide("15", "15", marks=marks)["clear_failure"]
