@@ -25,8 +25,8 @@ import json
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import KubernetesError, ManifestError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import secrets as _secrets
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import container_resources
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.names import PGDATA_MOUNT
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.resources import container_resources
 
 PGROOT = PGDATA_MOUNT + "/pgroot"
 PGDATA_VOLUME = "pgdata"
