@@ -33,6 +33,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
     ManifestErrors,
     PostgresError,
 )
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.roles import RESERVED_DATABASES
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.connection import (
     Session,
     ident,
@@ -43,7 +44,6 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.connecti
 )
 
 READ_WORKERS = 4
-RESERVED_DATABASES = frozenset(["postgres", "template0", "template1"])
 OBJECT_KEYWORDS = {"n": "SCHEMAS", "r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYPES"}
 PRIVILEGE_ORDER = ["SELECT", "INSERT", "UPDATE", "DELETE", "USAGE", "EXECUTE"]
 

@@ -41,7 +41,11 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
     ManifestErrors,
     PostgresError,
 )
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model.roles import VALID_FLAGS
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.roles import (
+    RESERVED_ROLE_NAMES,
+    RESERVED_ROLE_PREFIX,
+    VALID_FLAGS,
+)
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import rotation as rotation_mod
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import scram
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import teams as teams_mod
@@ -71,8 +75,6 @@ ATTRIBUTES = {
 ATTRIBUTE_ORDER = ["SUPERUSER", "CREATEDB", "CREATEROLE", "INHERIT", "LOGIN", "REPLICATION", "BYPASSRLS"]
 # The flag vocabulary (VALID_FLAGS) is the model's: one list for the manifest check and this sync.
 
-# Names the server refuses as role names.
-RESERVED_ROLE_NAMES = frozenset(["public", "none", "current_user", "session_user", "current_role"])
 # GUCs whose value is a list of identifiers: sent as a list, never as one quoted string.
 LIST_GUCS = frozenset(["search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries"])
 PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)*$")
@@ -202,7 +204,7 @@ def _check_role_name(name, field, errors, predefined_ok=False):
         errors.append(ManifestError(field, "%r is reserved by PostgreSQL and cannot be a role name" % name,
                                     "choose another name"))
         return False
-    if name.startswith("pg_") and not predefined_ok:
+    if name.startswith(RESERVED_ROLE_PREFIX) and not predefined_ok:
         errors.append(ManifestError(field, "role names starting with pg_ are reserved by PostgreSQL (%r)" % name,
                                     "choose a name without the pg_ prefix"))
         return False
