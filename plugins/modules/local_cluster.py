@@ -35,6 +35,7 @@ author:
   - pgfleet maintainers (@pgfleet)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - pgfleet.postgres.attributes
 options:
   state:
     description:
@@ -155,13 +156,6 @@ seealso:
   - name: The local target
     description: docs/local.md in the collection.
     link: https://example.invalid/pgfleet/postgres/docs/local.md
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 """
 
 EXAMPLES = r"""

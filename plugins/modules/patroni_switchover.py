@@ -35,13 +35,7 @@ author:
 extends_documentation_fragment:
   - pgfleet.postgres.patroni
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - pgfleet.postgres.attributes
 options:
   candidate:
     description:

@@ -31,13 +31,7 @@ author:
 extends_documentation_fragment:
   - pgfleet.postgres.postgres
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
+  - pgfleet.postgres.attributes.diff
 options:
   roles:
     description:

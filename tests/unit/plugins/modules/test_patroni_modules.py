@@ -9,6 +9,7 @@ import pytest
 import yaml
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
+from ansible_collections.pgfleet.postgres.plugins.doc_fragments.attributes import ModuleDocFragment as AttributesFragment
 from ansible_collections.pgfleet.postgres.plugins.doc_fragments.patroni import ModuleDocFragment
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni import client as pu
 from ansible_collections.pgfleet.postgres.plugins.modules import (
@@ -52,7 +53,12 @@ def test_every_option_is_documented_with_the_same_type_default_and_choices(mod):
         assert opt.get("elements") == spec[name].get("elements"), name
         assert bool(opt.get("required")) == bool(spec[name].get("required")), name
     assert "pgfleet.postgres.patroni" in doc["extends_documentation_fragment"]
-    assert doc["attributes"]["check_mode"]["support"] == "full"
+    # The attributes come from our fragment (pgfleet.postgres.attributes[.diff]): full check mode.
+    fragments = [f for f in doc["extends_documentation_fragment"] if f.startswith("pgfleet.postgres.attributes")]
+    assert len(fragments) == 1, doc["extends_documentation_fragment"]
+    section = (fragments[0].split(".")[3:] or ["documentation"])[0].upper()
+    attributes = yaml.safe_load(getattr(AttributesFragment, section))["attributes"]
+    assert attributes["check_mode"]["support"] == "full"
     yaml.safe_load(mod.EXAMPLES)
     assert yaml.safe_load(mod.RETURN)
 
