@@ -6,8 +6,11 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 artifact="$1"
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+artifact="$(realpath "$artifact")"
+work="$(mktemp -d)"
+log="$work/importer.log"
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1  # the importer writes importer_result.json into the current directory
 PATH="$here/.venv-next/bin:$PATH" GALAXY_IMPORTER_CONFIG="$here/scripts/galaxy-importer.cfg" \
   "$here/.venv-next/bin/python" -m galaxy_importer.main "$artifact" >"$log" 2>&1
 rc=$?
