@@ -4,10 +4,19 @@
    (loaded from ``roles/cluster/templates``, with Ansible's own core filters) + YAML parsing + the
    template checksum, for the complete reference manifest and the shipped ConfigMap.
 2. The whole ``ansible-playbook playbooks/render.yml`` run (interpreter start, role, file writes).
+3. Scaling (``--users 100,300,1000,10000``): the complete manifest with N extra users and
+   ``--prepared`` prepared databases (3 schemas each, default users): ``build_model`` in process and the
+   whole render.yml run per N, with the time per user and the growth factor against the previous N
+   (linear: the factor is close to the ratio of the Ns; quadratic: its square).
 
-Prints numbers; asserts nothing.
+Prints numbers and the load average; asserts nothing.
+
+    .venv/bin/python benchmarks/render_bench.py                       # 1. and 2.
+    .venv/bin/python benchmarks/render_bench.py --users 100,1000 --prepared 50   # 3. only
 """
 
+import argparse
+import copy
 import os
 import statistics
 import sys
@@ -74,11 +83,59 @@ def _report(label, samples, unit="ms", scale=1000.0):
         label, statistics.median(samples) * scale, unit, min(samples) * scale, max(samples) * scale, len(samples)))
 
 
+def scaled_manifest(cr, users, prepared):
+    """The complete manifest with ``users`` users in all and ``prepared`` more prepared databases of 3 schemas."""
+    cr = copy.deepcopy(cr)
+    spec = cr["spec"]
+    existing = dict(spec.get("users") or {})
+    spec["users"] = dict(existing, **{"app_user_%05d" % i: [] for i in range(max(0, users - len(existing)))})
+    spec["preparedDatabases"] = dict(spec.get("preparedDatabases") or {}, **{
+        "prep%02d" % i: {"defaultUsers": True, "schemas": {"s1": {}, "s2": {}, "s3": {}}} for i in range(prepared)})
+    return cr
+
+
+def scaling(cr, config, counts, prepared):
+    print("load average before: %s" % " ".join("%.2f" % x for x in os.getloadavg()))
+    print("%-8s %8s %12s %12s %14s %10s" % ("users", "secrets", "build_model", "render.yml", "render.yml/user", "growth"))
+    previous = None
+    with tempfile.TemporaryDirectory() as tmp:
+        config_path = os.path.join(tmp, "configmap.yaml")
+        with open(config_path, "w") as handle:
+            yaml.safe_dump(config, handle)
+        for users in counts:
+            scaled = scaled_manifest(cr, users, prepared)
+            start = time.perf_counter()
+            model = build_model(scaled, config)
+            model_s = time.perf_counter() - start
+            path = os.path.join(tmp, "manifest-%d.yaml" % users)
+            with open(path, "w") as handle:
+                yaml.safe_dump(scaled, handle)
+            out = os.path.join(tmp, "out-%d" % users)
+            start = time.perf_counter()
+            proc = harness.run_playbook("playbooks/render.yml", "-e", "manifest=" + path, "-e", "operator_config=" + config_path,
+                                        "-e", "output_dir=" + out, timeout=3600)
+            run_s = time.perf_counter() - start
+            if proc.returncode != 0:
+                raise SystemExit("render.yml failed at %d users: %s %s" % (users, proc.stdout[-3000:], proc.stderr[-3000:]))
+            growth = "" if previous is None else "x%.2f (N x%.1f)" % (run_s / previous[1], float(users) / previous[0])
+            row = (users, len(model["secrets"]), model_s, run_s, run_s * 1000.0 / max(users, 1), growth)
+            print("%-8d %8d %10.2f s %10.2f s %12.2f ms %s" % row, flush=True)
+            previous = (users, run_s)
+    print("load average after: %s" % " ".join("%.2f" % x for x in os.getloadavg()))
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", help="comma-separated user counts for the scaling run (e.g. 100,300,1000,10000)")
+    parser.add_argument("--prepared", type=int, default=50, help="prepared databases (3 schemas each) in the scaling run")
+    args = parser.parse_args()
     with open(MANIFEST) as handle:
         cr = yaml.safe_load(handle)
     with open(CONFIG) as handle:
         config = yaml.safe_load(handle)
+    if args.users:
+        scaling(cr, config, [int(n) for n in args.users.split(",")], args.prepared)
+        return
     env = _environment()
     objects = render_in_process(env, cr, config)  # warm-up: template compilation
     print("complete manifest: %d objects" % len(objects))

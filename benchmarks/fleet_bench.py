@@ -1,0 +1,210 @@
+#!/usr/bin/env python
+"""Benchmark: a fleet of postgresql clusters reconciled as ansible-operator would, on the API test double.
+
+For each fleet size N (``--sizes``, default 10) and each concurrency C (``--concurrency``, default 1,2),
+on a fresh Kubernetes API double (tests/k8s_double, fake StatefulSet controller and fake Patroni):
+
+1. N clusters are created: the complete example manifest, two of them (when N >= 2) with
+   ``--big-users`` users (default 1,000); each is reconciled once (the create run, not timed here).
+2. One full resync of the fleet: every CR is reconciled again, C at a time, from one FIFO queue, the
+   way ansible-operator's work queue hands the periodic resync to ``maxConcurrentReconciles`` workers.
+   While it runs, a new manifest is created and queued behind the resync (an add event lands behind
+   the resync events already queued): the time from its creation to its StatefulSet existing is printed.
+3. Printed: time of the full resync, time from the new manifest to its StatefulSet, the peak memory of
+   one reconcile's process tree (ansible-runner, ansible-playbook, workers, modules; PSS and RSS sum),
+   the API writes made by the resync of the N steady clusters (target 0), and the growth of each number
+   against the previous N.
+
+Each run goes through ``ansible-runner run <dir> -p <watches.yaml playbook>`` with the input
+directory ansible-operator writes (benchmarks/reconcile_bench.py ``input_dir``). Numbers are printed
+with the load average, never asserted.
+
+    .venv/bin/python benchmarks/fleet_bench.py                                # N=10, C=1,2
+    .venv/bin/python benchmarks/fleet_bench.py --sizes 10,50,100 --concurrency 1,2
+"""
+
+import argparse
+import collections
+import copy
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, "tests"))
+sys.path.insert(0, HERE)
+
+from k8s_double import KubeDouble  # noqa: E402
+from reconcile_bench import OPERATOR_NS, run_once  # noqa: E402
+
+FINALIZER = "postgres-operator.acid.zalan.do"
+CRD = os.path.join(REPO, "operator", "config", "crd", "bases", "acid.zalan.do_postgresqls.yaml")
+
+
+def _load(path):
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def fleet_manifests(n, big_users, base):
+    """N manifests named fleet-NNN in namespace default; the first two with ``big_users`` users."""
+    result = []
+    for i in range(n):
+        cr = copy.deepcopy(base)
+        cr["metadata"] = {"name": "fleet-%03d" % i, "namespace": "default", "finalizers": [FINALIZER]}
+        if i < 2 and big_users:
+            users = dict(cr["spec"].get("users") or {})
+            users.update(("app_user_%05d" % j, []) for j in range(max(0, big_users - len(users))))
+            cr["spec"]["users"] = users
+        result.append(cr)
+    return result
+
+
+class Fleet(object):
+    """One API double with the CRD, the operator ConfigMap and N created clusters."""
+
+    def __init__(self, work, manifests):
+        self.work = work
+        self.double = KubeDouble(pod_start_seconds=0.2).start()
+        self.kubeconfig = self.double.write_kubeconfig(os.path.join(work, "kubeconfig"))
+        self.double.put_object(_load(CRD))
+        self.double.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NS}})
+        config = _load(os.path.join(REPO, "examples", "configmap.yaml"))
+        config["metadata"] = {"name": "postgres-operator", "namespace": OPERATOR_NS}
+        config["data"]["enable_database_access"] = "false"  # no PostgreSQL behind the double's pods
+        self.double.put_object(config)
+        self.names = []
+        for cr in manifests:
+            self.double.put_object(cr)
+            self.names.append(cr["metadata"]["name"])
+
+    def reconcile(self, name, ident):
+        cr = self.double.get("acid.zalan.do/v1", "postgresql", name, "default")
+        return run_once(self.double, os.path.join(self.work, "runner", name), cr, self.kubeconfig, ident)
+
+    def statefulset_exists(self, name):
+        return self.double.get("apps/v1", "StatefulSet", name, "default") is not None
+
+    def stop(self):
+        self.double.stop()
+
+
+def run_queue(fleet, names, concurrency, ident, late=None):
+    """Reconcile ``names`` from one FIFO queue with ``concurrency`` workers; returns (wall, results, late_s).
+    ``late`` = (delay_s, manifest): created after delay_s and queued behind the names still waiting."""
+    queue = collections.deque(names)
+    lock = threading.Lock()
+    results = []
+    late_state = {}
+
+    def worker():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                name = queue.popleft()
+            row = fleet.reconcile(name, ident)
+            row["name"] = name
+            with lock:
+                results.append(row)
+
+    def add_late():
+        time.sleep(late[0])
+        fleet.double.put_object(late[1])
+        late_state["created"] = time.monotonic()
+        with lock:
+            queue.append(late[1]["metadata"]["name"])
+        while not fleet.statefulset_exists(late[1]["metadata"]["name"]):
+            time.sleep(0.1)
+        late_state["statefulset"] = time.monotonic()
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    watcher = threading.Thread(target=add_late, daemon=True) if late else None
+    for thread in threads + ([watcher] if watcher else []):
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if watcher:
+        watcher.join(timeout=600)
+    wall = time.monotonic() - start
+    late_s = late_state["statefulset"] - late_state["created"] if "statefulset" in late_state else None
+    return wall, results, late_s
+
+
+def measure(n, concurrency, big_users, base):
+    work = tempfile.mkdtemp(prefix="pgfleet-fleet-")
+    manifests = fleet_manifests(n, big_users, base)
+    fleet = Fleet(work, manifests)
+    try:
+        create_wall, created, _ = run_queue(fleet, fleet.names, concurrency, "create")
+        failed = [r["name"] for r in created if r["rc"] != 0]
+        fleet.double.settle()
+        mark = fleet.double.mark()
+        new = copy.deepcopy(base)
+        new["metadata"] = {"name": "fleet-new", "namespace": "default", "finalizers": [FINALIZER]}
+        resync_wall, resynced, late_s = run_queue(fleet, list(fleet.names), concurrency, "resync", late=(1.0, new))
+        steady = [r for r in resynced if r["name"] != "fleet-new"]
+        # per-run counts overlap when C > 1: count the double's writes by path, the new cluster's apart
+        writes = fleet.double.writes(mark)
+        new_writes = [w for w in writes if "fleet-new" in w["path"]]
+        steady_writes = len(writes) - len(new_writes)
+        return {
+            "n": n, "c": concurrency, "create_wall": create_wall, "create_failed": failed, "resync_wall": resync_wall,
+            "noop_median": statistics.median(r["wall"] for r in steady), "noop_max": max(r["wall"] for r in steady),
+            "late_s": late_s, "pss_mb": max(r["pss_mb"] for r in resynced + created),
+            "rss_mb": max(r["rss_mb"] for r in resynced + created), "steady_writes": steady_writes,
+            "new_writes": len(new_writes),
+            "failed": [r["name"] for r in resynced if r["rc"] != 0],
+        }
+    finally:
+        fleet.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _growth(rows, key, row):
+    previous = [r for r in rows if r["c"] == row["c"] and r["n"] < row["n"] and r.get(key)]
+    if not previous or not row.get(key):
+        return ""
+    prev = previous[-1]
+    return " x%.2f for N x%.1f" % (row[key] / prev[key], float(row["n"]) / prev["n"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
+    ap.add_argument("--sizes", default="10", help="comma-separated fleet sizes (e.g. 10,50,100)")
+    ap.add_argument("--concurrency", default="1,2", help="comma-separated worker counts (maxConcurrentReconciles)")
+    ap.add_argument("--big-users", type=int, default=1000, help="users of the two big clusters (0: none)")
+    ap.add_argument("--manifest", default=os.path.join(REPO, "examples", "complete-postgres-manifest.yaml"))
+    args = ap.parse_args()
+    if not os.path.exists(os.path.join(REPO, ".collections", "ansible_collections", "pgfleet", "postgres")):
+        sys.exit("run scripts/setup.sh first (the collection is not linked into .collections)")
+    base = _load(args.manifest)
+    print("fleet benchmark on the API double: %d CPU(s), load average %s" % (os.cpu_count(), " ".join("%.2f" % x for x in os.getloadavg())))
+    rows = []
+    for n in [int(x) for x in args.sizes.split(",")]:
+        for c in [int(x) for x in args.concurrency.split(",")]:
+            row = measure(n, c, args.big_users, base)
+            rows.append(row)
+            print("N=%d C=%d: create of the fleet %.1f s%s" % (n, c, row["create_wall"],
+                                                               " (FAILED: %s)" % ", ".join(row["create_failed"]) if row["create_failed"] else ""))
+            print("  full resync %.1f s%s; one no-op reconcile median %.1f s, max %.1f s" % (
+                row["resync_wall"], _growth(rows, "resync_wall", row), row["noop_median"], row["noop_max"]))
+            print("  new manifest -> StatefulSet while the fleet resyncs: %s%s" % (
+                "%.1f s" % row["late_s"] if row["late_s"] is not None else "never", _growth(rows, "late_s", row)))
+            print("  peak memory of one reconcile's process tree: %.0f MB PSS, %.0f MB RSS sum%s" % (
+                row["pss_mb"], row["rss_mb"], _growth(rows, "pss_mb", row)))
+            print("  API writes of the no-op resync of the %d steady clusters: %d (the new cluster: %s)%s" % (
+                n, row["steady_writes"], row["new_writes"], " FAILED runs: %s" % ", ".join(row["failed"]) if row["failed"] else ""))
+            print("  load average now: %s" % " ".join("%.2f" % x for x in os.getloadavg()), flush=True)
+
+
+if __name__ == "__main__":
+    main()
