@@ -496,7 +496,7 @@ def test_crd_object_validates(k8s_version):
 
 
 # ----------------------------------------------------------------------------------------------
-# coverage of the manifest fields (SPEC §3)
+# coverage of the manifest fields
 # ----------------------------------------------------------------------------------------------
 SPEC_FIELDS = {
     "teamId", "numberOfInstances", "dockerImage", "postgresql", "volume", "resources", "patroni",
@@ -512,7 +512,7 @@ SPEC_FIELDS = {
     "env", "envFrom", "livenessProbe", "enableConnectionPooler", "enableReplicaConnectionPooler",
     "connectionPooler", "enableLogicalBackup", "logicalBackupSchedule", "logicalBackupRetention",
     "standby", "clone", "tls", "maintenanceWindows", "streams",
-    # deprecated v1 names (SPEC §3.1 REC) and our extension (BEYOND #8)
+    # deprecated v1 names and our extension
     "useLoadBalancer", "replicaLoadBalancer", "init_containers", "pod_priority_class_name", "imagePullSecrets",
 }
 

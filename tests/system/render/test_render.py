@@ -154,7 +154,7 @@ def test_complete_manifest(render_case):
     pod = r.pod
     assert [c["name"] for c in pod["containers"]] == ["postgres"]
     assert [c["name"] for c in pod["initContainers"]] == ["date"]
-    # additionalVolumes "all" reaches the init container too (BEYOND #9)
+    # additionalVolumes "all" reaches the init container too
     assert {"name": "empty", "mountPath": "/opt/empty"} in r.container("date")["volumeMounts"]
     assert [m["name"] for m in r.container("postgres")["volumeMounts"]] == ["pgdata", "dshm", "empty"]
     assert r.get("PodDisruptionBudget", "postgres-acid-test-cluster-pdb")["spec"]["minAvailable"] == 1
@@ -257,7 +257,7 @@ def test_sidecars(render_case):
     assert env["POD_NAME"] == {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}
     assert env["POSTGRES_PASSWORD"]["secretKeyRef"]["name"] == "postgres.acid-sidecars.credentials.postgresql.acid.zalan.do"
     assert r.env("exporter")["POSTGRES_USER"] == "monitor"  # a sidecar's own value wins
-    # defaults filled in, limit raised to the request (SPEC 3.4 steps 1 and 3)
+    # defaults filled in, limit raised to the request
     expected = {"requests": {"cpu": "100m", "memory": "600Mi"}, "limits": {"cpu": "1", "memory": "600Mi"}}
     assert r.container("exporter")["resources"] == expected
     for name in names:

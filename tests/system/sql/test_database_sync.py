@@ -1,4 +1,4 @@
-"""Database sync against a real PostgreSQL 15: default privileges that actually work (BEYOND #4)."""
+"""Database sync against a real PostgreSQL 15: default privileges that actually work."""
 
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestErrors, PostgresError
@@ -21,7 +21,7 @@ def test_new_prepared_database(pg, sync):
     # schema-level roles see tables the schema owner user creates in their schema
     sync.check_access("shop", "data", pw, owner="shop_data_owner_user", reader="shop_data_reader_user",
                       writer="shop_data_writer_user", table="t3")
-    # and the database-level reader sees them too (SPEC 4.6 (b))
+    # and the database-level reader sees them too
     with pg.connect("shop", user="shop_reader_user", password=pw["shop_reader_user"]) as conn:
         assert conn.execute("SELECT count(*) FROM data.t3").fetchone() == (1,)
     noop(sync, model)

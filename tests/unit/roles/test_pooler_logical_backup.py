@@ -2,7 +2,7 @@
 
 One playbook run renders four scenarios from the reference manifests (model built with the
 pgfleet.postgres.postgresql_model filter); every rendered object validates with kubernetes-validate
-(strict) for Kubernetes 1.28 and the newest version it ships, and the values follow SPEC 7.1/7.2.
+(strict) for Kubernetes 1.28 and the newest version it ships, and the values follow the reference operator (docs/design/model.md).
 """
 
 import base64
@@ -117,7 +117,7 @@ def test_every_object_validates(rendered):
 
 
 # ---------------------------------------------------------------------------------------------
-# pooler (SPEC 7.1)
+# pooler
 # ---------------------------------------------------------------------------------------------
 def test_pooler_objects_in_apply_order(rendered):
     objects = rendered["full"]["pooler_objects"]
@@ -252,7 +252,7 @@ def test_disabled_poolers_are_listed_for_deletion(rendered):
 
 
 # ---------------------------------------------------------------------------------------------
-# logical backup (SPEC 7.2, BEYOND 7)
+# logical backup
 # ---------------------------------------------------------------------------------------------
 def test_logical_backup_cronjob(rendered):
     (job,) = rendered["full"]["logical_backup_objects"]

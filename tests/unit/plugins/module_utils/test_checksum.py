@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""Unit tests of ``module_utils/model/checksum.py``: the pod template checksum (BEYOND #1)."""
+"""Unit tests of ``module_utils/model/checksum.py``: the pod template checksum."""
 
 from __future__ import absolute_import, division, print_function
 

@@ -15,7 +15,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.model import opco
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "examples")
 
-# Every key SPEC section 9 names (the Zalando ConfigMap key set).
+# Every key of the Zalando operator ConfigMap.
 SPEC9_KEYS = """
 docker_image workers resync_period repair_period watched_namespace enable_crd_registration crd_categories etcd_host
 kubernetes_use_configmaps enable_pgversion_env_var enable_spilo_wal_path_compat enable_lazy_spilo_upgrade
