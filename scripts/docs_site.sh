@@ -53,6 +53,7 @@ cp "$here"/docs/*.md "$src/guide/"
 common_return_values Common_return_values https://docs.ansible.com/projects/ansible/latest/reference_appendices/common_return_values.html
 ansible_configuration_settings Configuration_settings https://docs.ansible.com/projects/ansible/latest/reference_appendices/config.html
 ansible_collections.community.okd.k8s_auth_module community.okd.k8s_auth https://docs.ansible.com/projects/ansible/latest/collections/community/okd/k8s_auth_module.html
+action_plugins Action_plugins https://docs.ansible.com/projects/ansible/latest/plugins/action.html
 LABELS
 } > "$src/ansible-docs.rst"
 sphinx-build -q -b html -c "$here/docs/site" -W --keep-going "$src" "$out/html"

@@ -67,7 +67,7 @@ options:
     version_added: 0.1.0
   names:
     description:
-      - Every object name of the cluster, as the model's C(names) (RV(pgfleet.postgres.k8s_cluster_state#module:teardown_names.names)) -
+      - Every object name of the cluster, as the model's C(names) (C(teardown_names.names) of M(pgfleet.postgres.k8s_cluster_state)) -
         C(statefulset), C(service_primary), C(service_replica), C(service_config), C(endpoints_primary), C(pdb_primary),
         C(pdb_critical_op), C(pooler), C(pooler_auth_secret), C(logical_backup_job), C(dcs), C(pvc_prefix). Missing keys
         take the default names.
@@ -76,7 +76,7 @@ options:
   pdb_names:
     description:
       - Names of the cluster's PodDisruptionBudgets (the primary one after C(pdb_name_format), the critical-operation
-        one), as RV(pgfleet.postgres.k8s_cluster_state#module:teardown_names.pdbs). Defaults to the default names.
+        one), as C(teardown_names.pdbs) of M(pgfleet.postgres.k8s_cluster_state). Defaults to the default names.
     type: list
     elements: str
     version_added: 0.1.0

@@ -23,6 +23,8 @@ description:
   - Runs on the controller only; nothing is written. The objects may hold secrets, so call it with C(no_log).
 author:
   - pgfleet maintainers (@pgfleet)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 options:
   vars:
     description: The variables every template sees, by name.
