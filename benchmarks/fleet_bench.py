@@ -126,7 +126,7 @@ def run_queue(fleet, names, concurrency, ident, late=None):
         late_state["statefulset"] = time.monotonic()
 
     start = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    threads = [threading.Thread(target=worker) for _index in range(concurrency)]
     watcher = threading.Thread(target=add_late, daemon=True) if late else None
     for thread in threads + ([watcher] if watcher else []):
         thread.start()
@@ -144,7 +144,7 @@ def measure(n, concurrency, big_users, base):
     manifests = fleet_manifests(n, big_users, base)
     fleet = Fleet(work, manifests)
     try:
-        create_wall, created, _ = run_queue(fleet, fleet.names, concurrency, "create")
+        create_wall, created, _unused = run_queue(fleet, fleet.names, concurrency, "create")
         failed = [r["name"] for r in created if r["rc"] != 0]
         fleet.double.settle()
         mark = fleet.double.mark()

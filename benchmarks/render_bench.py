@@ -125,7 +125,7 @@ def scaling(cr, config, counts, prepared):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--users", help="comma-separated user counts for the scaling run (e.g. 100,300,1000,10000)")
     parser.add_argument("--prepared", type=int, default=50, help="prepared databases (3 schemas each) in the scaling run")
     args = parser.parse_args()

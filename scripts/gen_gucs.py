@@ -50,7 +50,7 @@ def read_settings(bindir, user="postgres"):
             for _attempt in range(100):
                 proc = subprocess.run(_as_user([psql, "-h", tmp, "-U", "postgres", "-d", "postgres", "-X", "-A", "-t",
                                                 "-F", "\x1f", "-c", "SHOW server_version_num", "-c", QUERY], user),
-                                      capture_output=True, text=True)
+                                      capture_output=True, text=True, check=False)
                 if proc.returncode == 0:
                     break
                 time.sleep(0.2)
@@ -95,8 +95,8 @@ def render(version, rows):
         line = "    %r: %r," % (name, rows[name])
         if len(line) > 150:  # long enum lists: one value per line (pycodestyle's 160 columns)
             row = rows[name]
-            line = "    %r: (%r, %r, %r, %r, (\n%s\n    ), %r)," % (name, row[0], row[1], row[2], row[3],
-                                                              "\n".join("        %r," % v for v in row[4]), row[5])
+            values = "\n".join("        %r," % v for v in row[4])
+            line = "    %r: (%r, %r, %r, %r, (\n%s\n    ), %r)," % (name, row[0], row[1], row[2], row[3], values, row[5])
         out.append(line)
     out.append("}")
     return major, "\n".join(out) + "\n"

@@ -29,7 +29,7 @@ description:
     old major again; the failure, its reason and the steps are recorded in the state file under C(upgrade).
   - B(Check mode) runs the gates and the pre-checks only and returns what would happen.
 author:
-  - pgfleet maintainers
+  - pgfleet maintainers (@pgfleet)
 options:
   name:
     description: The cluster name (its state dir is C(<state_root>/<name>)).

@@ -40,10 +40,10 @@ PG_IDENTIFIER_MAX_BYTES = 63
 
 # Optional spec fields defaulted in the normalised spec.
 LIST_FIELDS = ("env", "envFrom", "sidecars", "initContainers", "additionalVolumes", "tolerations",
-                "maintenanceWindows", "streams", "topologySpreadConstraints", "usersWithSecretRotation",
-                "usersWithInPlaceSecretRotation", "usersIgnoringSecretRotation")
+               "maintenanceWindows", "streams", "topologySpreadConstraints", "usersWithSecretRotation",
+               "usersWithInPlaceSecretRotation", "usersIgnoringSecretRotation")
 MAP_FIELDS = ("users", "databases", "podAnnotations", "serviceAnnotations", "masterServiceAnnotations",
-               "replicaServiceAnnotations", "patroni")
+              "replicaServiceAnnotations", "patroni")
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,7 +30,11 @@ __metaclass__ = type
 
 import os
 
-import yaml
+try:
+    import yaml
+except ImportError:  # a target without PyYAML gets a clear error when a file is loaded (_need_yaml)
+    yaml = None
+
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError
 
 #: Largest input file accepted, in bytes.

@@ -75,10 +75,8 @@ DEPRECATED_ALIASES = (
 # Public helpers used by other parts
 
 
-
 # --------------------------------------------------------------------------------------------
 # The model
-
 
 def build_model(cr, config=None, existing_secrets=None, credentials=True):
     """The model of ``cr`` (see :func:`build_model_without_credentials`), with credentials attached

@@ -40,14 +40,14 @@ def upgraded(upgrade_cluster):
 
 
 def test_data_roles_and_privileges_are_the_same(upgraded):
-    h, before, result, _ = upgraded
+    h, before, result, _unused = upgraded
     after = snapshot(h)
     assert after == before
     assert before["rows"] == 20000 and "hstore" in before["extensions"]
 
 
 def test_one_leader_and_two_streaming_replicas_on_18(upgraded):
-    h, before, result, _ = upgraded
+    h, before, result, _unused = upgraded
     rows = h.cluster.wait_healthy(120)
     assert sorted(r["role"] for r in rows) == ["leader", "replica", "replica"]
     state = h.state()

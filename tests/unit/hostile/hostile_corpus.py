@@ -222,6 +222,7 @@ def manifest(change):
             node[parts[-1]] = value
     return cr
 
+
 CASES += [
     ("annotation-emoji", {"spec.podAnnotations": {"a": "ok \U0001F600"}}, "spec.podAnnotations.a"),
     ("env-lone-surrogate", {"spec.env": [{"name": "A", "value": "\ud83d"}]}, "spec.env[0].value"),
