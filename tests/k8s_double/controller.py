@@ -28,6 +28,7 @@ from . import quantity
 from .store import ApiError, now
 
 _IPS = itertools.count(2)
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
 _RESTART_ONLY = {
     "max_connections", "max_prepared_transactions", "max_locks_per_transaction", "max_worker_processes",
     "max_wal_senders", "shared_buffers", "wal_level", "max_replication_slots", "track_commit_timestamp",
@@ -136,6 +137,11 @@ class Controllers(object):
         if rtype.kind == "StatefulSet" and rtype.group == "apps":
             self.schedule(0.01, "sync_statefulset", ns, name)
         elif rtype.kind == "Pod":
+            if event == "DELETED":
+                for vol in (obj.get("spec") or {}).get("volumes") or []:
+                    claim = (vol.get("persistentVolumeClaim") or {}).get("claimName")
+                    if claim:
+                        self.schedule(0.05, "release_pvc", ns, claim)
             if event == "DELETED" or meta.get("deletionTimestamp"):
                 for ref in meta.get("ownerReferences") or []:
                     if ref.get("kind") == "StatefulSet":
@@ -149,6 +155,8 @@ class Controllers(object):
                     self.schedule(self.failover_seconds, "patroni_elect", ns, (meta.get("labels") or {}))
         elif rtype.kind == "PersistentVolumeClaim" and event != "DELETED":
             self.schedule(0.05, "sync_pvc", ns, name)
+            if meta.get("deletionTimestamp"):
+                self.schedule(0.05, "release_pvc", ns, name)
         elif rtype.kind in ("ConfigMap", "Endpoints") and event == "DELETED" and self.patroni:
             self.schedule(0.05, "patroni_dcs_recreate", ns, name)
 
@@ -321,6 +329,20 @@ class Controllers(object):
         pod = self._get("pods", ns, name)
         if pod is not None and pod["metadata"]["uid"] == uid:
             self.store.finish_graceful_delete(self.t("pods"), ns, name)
+
+    def release_pvc(self, ns, name):
+        """kube-controller-manager's pvc-protection controller: a deleted claim keeps the
+        ``kubernetes.io/pvc-protection`` finalizer while a pod still uses it, then loses it (and goes)."""
+        pvc = self._get("persistentvolumeclaims", ns, name)
+        if pvc is None or not pvc["metadata"].get("deletionTimestamp") or \
+                PVC_PROTECTION not in (pvc["metadata"].get("finalizers") or []):
+            return
+        for pod in self.store.find("", "pods", ns):
+            for vol in (pod.get("spec") or {}).get("volumes") or []:
+                if (vol.get("persistentVolumeClaim") or {}).get("claimName") == name:
+                    return  # still in use: the pod's deletion schedules another look
+        pvc["metadata"]["finalizers"] = [f for f in pvc["metadata"]["finalizers"] if f != PVC_PROTECTION]
+        self.store.update(self.t("persistentvolumeclaims"), ns, name, pvc, manager="pvc-protection-controller")
 
     def sync_pvc(self, ns, name):
         pvc = self._get("persistentvolumeclaims", ns, name)

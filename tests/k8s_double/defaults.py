@@ -58,6 +58,11 @@ def _container(c, is_pod=False):
         return
     c.setdefault("terminationMessagePath", "/dev/termination-log")
     c.setdefault("terminationMessagePolicy", "File")
+    # EnvVar.value is `omitempty` in the API types: the real server stores and returns `value: ""`
+    # as no value at all (a client comparing its rendering with the stored object must allow for it)
+    for env in c.get("env") or []:
+        if isinstance(env, dict) and env.get("value") == "":
+            del env["value"]
     image = c.get("image") or ""
     tag = image.rsplit("/", 1)[-1]
     if "imagePullPolicy" not in c:

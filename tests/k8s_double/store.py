@@ -279,6 +279,11 @@ class Store(object):
                 meta.pop(k, None)
             if "status" in rtype.subresources:
                 obj.pop("status", None)
+            if rtype.kind == "PersistentVolumeClaim" and not rtype.group:
+                # the StorageObjectInUseProtection admission plugin of the real server
+                fins = meta.setdefault("finalizers", [])
+                if "kubernetes.io/pvc-protection" not in fins:
+                    fins.append("kubernetes.io/pvc-protection")
             owners = patching.take_ownership({}, obj, manager or "unknown", {})
             return self._finalize_write(rtype, key, None, obj, owners, dry_run)
 

@@ -123,6 +123,10 @@ def _scalar_equal(desired, live, path):
     return False
 
 
+# maps whose keys are data: an entry with an empty string is a real entry the server keeps
+_STRING_MAPS = ("labels", "annotations", "data", "stringData", "binaryData", "matchLabels", "nodeSelector")
+
+
 def differences(desired, live, path=(), out=None, limit=20):
     """Paths (dotted) where ``desired`` is not covered by ``live``; empty when covered."""
     if out is None:
@@ -141,6 +145,8 @@ def differences(desired, live, path=(), out=None, limit=20):
             if key not in live:
                 if value in ({}, []):
                     continue  # an empty map or list is how the server omits it
+                if value == "" and (path[-1:] or ("",))[0] not in _STRING_MAPS:
+                    continue  # so is an empty string in a struct field (`omitempty`, e.g. an env var's value)
                 out.append(".".join(path + (key,)))
                 continue
             differences(value, live[key], path + (key,), out, limit)

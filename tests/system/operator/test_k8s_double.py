@@ -119,6 +119,9 @@ def test_patch_formats(double):
 
 def test_defaults_quantities_and_immutable_fields(double):
     assert quantity.canonical("1024Mi") == "1Gi" and quantity.canonical("0.5") == "500m"
+    # the fake controller writes the StatefulSet's status after the last test's patch: let it finish
+    # first, or the PUT below races it (409 instead of the 422 under test)
+    assert double.settle(timeout=60)
     code, sts = call(double, "GET", "/apis/apps/v1/namespaces/t1/statefulsets/smp")
     c = sts["spec"]["template"]["spec"]["containers"][0]
     assert c["terminationMessagePath"] == "/dev/termination-log" and c["imagePullPolicy"] == "IfNotPresent"

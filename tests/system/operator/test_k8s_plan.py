@@ -290,3 +290,13 @@ def test_teardown_deletes_a_pdb_named_by_a_custom_pdb_name_format():
     steps = k8s_teardown.plan("c", live, pdb_names=state["teardown_names"]["pdbs"])
     assert [(s[2], s[3]) for s in steps] == [("PodDisruptionBudget", "c-primary-budget"),
                                              ("PodDisruptionBudget", "postgres-c-critical-op-pdb")]
+
+
+def test_an_empty_env_value_is_what_the_server_omits():
+    """The API server stores `value: ""` of an env var as no value (omitempty): that is not a difference
+    (it made every no-op reconcile with a pooler PATCH its Deployment on a real server)."""
+    desired = {"spec": {"containers": [{"name": "c", "env": [{"name": "INFRASTRUCTURE_ROLES", "value": ""}]}]}}
+    live = {"spec": {"containers": [{"name": "c", "env": [{"name": "INFRASTRUCTURE_ROLES"}]}]}}
+    assert k8s_diff.differences(desired, live) == []
+    assert k8s_diff.differences({"metadata": {"annotations": {"a": ""}}}, {"metadata": {"annotations": {}}}) == \
+        ["metadata.annotations.a"]

@@ -7,6 +7,7 @@ and the finalizer. Invalid and delete-protected manifests use clusters of their 
 """
 
 import os
+import time
 
 import pytest
 
@@ -52,6 +53,18 @@ def update_spec(api, name=NAME, **changes):
             cur = cur.setdefault(key, {})
         cur[keys[-1]] = value
     api.put(cr)
+
+
+def wait_until_empty(api, api_version, kind, timeout=120):
+    """The cluster's objects of a kind, once none is left or after a generous ``timeout`` (finalizers are
+    released by controllers, a moment after the teardown)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = api.list(api_version, kind, NS, SELECTOR)
+        if not left or time.monotonic() > deadline:
+            return left
+        api.settle()
+        time.sleep(0.5)
 
 
 def need_double(api):
@@ -351,9 +364,14 @@ def test_delete_tears_down_pods_before_patroni_objects(api, created):
     for i, path in enumerate(deletes):
         if path.endswith(("-config", "-leader", "-sync", "-failover")):
             assert i > last_pod, deletes
+    # the volumes are deleted (enable_persistent_volume_claim_deletion, the default) after their pods:
+    # the API server keeps a claim with the kubernetes.io/pvc-protection finalizer only while a pod
+    # uses it, so once the pods are gone nothing of the cluster is left - on the double and the server
+    assert "persistentvolumeclaims" in order and order.index("persistentvolumeclaims") > last_pod, deletes
     api.settle()
     assert api.current_cr(NAME, NS) is None
     for api_version, kind in (("apps/v1", "StatefulSet"), ("v1", "Pod"), ("v1", "Service"), ("v1", "Secret"),
                               ("v1", "PersistentVolumeClaim"), ("v1", "ConfigMap"), ("v1", "Endpoints"),
                               ("policy/v1", "PodDisruptionBudget")):
-        assert api.list(api_version, kind, NS, SELECTOR) == [], kind
+        left = wait_until_empty(api, api_version, kind)
+        assert left == [], (kind, [(o["metadata"]["name"], o["metadata"].get("finalizers")) for o in left])
