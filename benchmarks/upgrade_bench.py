@@ -33,7 +33,7 @@ import conftest  # noqa: E402  (the upgrade system-test harness)
 
 def fill(handle, mib):
     """About ``mib`` MiB of table data in database app, in 64 MiB batches (short transactions)."""
-    rows_per_mib = 5000  # ~200 bytes per row with its index entry
+    rows_per_mib = 6400  # measured: 5000 rows of this shape made 0.79 MiB with the index
     with handle.connect("app") as conn:
         conn.execute("CREATE TABLE public.bulk (id bigint PRIMARY KEY, payload text)")
         done = 0

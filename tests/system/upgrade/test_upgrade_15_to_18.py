@@ -83,3 +83,16 @@ def test_the_new_reader_can_log_in(upgraded):
     with psycopg.connect(host="127.0.0.1", port=h.leader_port(), dbname="app", user="report_user",
                          password="reader-pw", connect_timeout=5) as conn:
         assert conn.execute("SELECT count(*) FROM data.items").fetchone()[0] == 20000
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: the upgrade rewrites only bin_dir in patroni.yml; present at 18 renders "
+                   "other text (reload of every member), see docs/design/upgrade.md")
+def test_present_with_the_manifest_at_18_has_nothing_to_do(upgraded):
+    h = upgraded[0]
+    from conftest import MANIFEST
+    manifest = dict(MANIFEST, metadata={"name": h.cluster.name, "namespace": "default"})
+    manifest["spec"] = dict(MANIFEST["spec"], postgresql={"version": "18"})
+    model, spilo_conf = lc.model_from_manifest(manifest)
+    plan = h.cluster.plan_present(model, spilo_conf)
+    assert plan["actions"] == [], plan["actions"]
+    assert plan["model"]["pg_version"] == "18"
