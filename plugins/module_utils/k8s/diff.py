@@ -39,7 +39,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.model.checksum im
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.checksum import (
     template_checksum,
 )
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import parse_quantity
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import parse_quantity
 
 APPLIED_CHECKSUM = "pgfleet.io/applied-checksum"
 POD_CHECKSUM = "pgfleet.io/pod-checksum"

@@ -35,29 +35,25 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import Man
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import etcd as etcd_mod
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import layout as lay
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import versions
-from ansible_collections.pgfleet.postgres.plugins.module_utils.local.inputs import (  # noqa: F401 (re-exported)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local.inputs import (
     existing_secrets,
     load_manifest_file,
     model_from_manifest,
 )
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local.layout import LocalClusterError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.local.members import (  # noqa: F401 (re-exported)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local.members import (
     _is_leader,
     answers,
     format_table,
     health,
-    member_row,
     member_rows,
     patroni_state,
 )
-from ansible_collections.pgfleet.postgres.plugins.module_utils.local.processes import (  # noqa: F401 (re-exported)
-    _argv,
-    _cmdline,
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local.processes import (
     _port_busy,
     _tail,
     free_ports,
     host_facts,
-    mem_available_mb,
     pid_alive,
     postmaster_pid,
     processes_using,
@@ -65,7 +61,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.local.processes i
     stop_pid,
     unreachable_ancestor,
 )
-from ansible_collections.pgfleet.postgres.plugins.module_utils.local.render import (  # noqa: F401 (re-exported)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local.render import (
     DEFAULT_ETCD,
     DEFAULT_PG_BIN_DIR,
     LOCAL_PG_VERSION,
@@ -81,13 +77,21 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.local.render impo
     pg_hba_lines,
     render_cluster,
 )
-from ansible_collections.pgfleet.postgres.plugins.module_utils.local.sql import (  # noqa: F401 (re-exported)
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local.sql import (
     physical_slots,
     slot_name,
     spilo_bootstrap_roles,
     sync_sql,
 )
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.client import PatroniClient
+
+#: The API of the local target: LocalCluster, and the helpers of its submodules that callers (the
+#: modules, the harness, the console) reach through this one import.
+__all__ = [
+    "DEFAULT_STATE_ROOT", "LocalCluster", "LocalClusterError", "MAX_MEMBERS",
+    "existing_secrets", "filter_parameters", "format_table", "initdb_options", "load_manifest_file",
+    "model_from_manifest", "patroni_state", "pg_hba_lines", "spilo_bootstrap_roles", "sync_sql",
+]
 
 DEFAULT_STATE_ROOT = lay.DEFAULT_HOME
 DEFAULT_PATRONI = "/var/lib/pgfleet/venv/bin/patroni"

@@ -16,7 +16,6 @@ from decimal import Decimal, InvalidOperation
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import opconfig
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.door import type_name
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model.names import PGDATA_MOUNT  # noqa: F401 - re-exported
 
 # --------------------------------------------------------------------------------------------
 # Patterns (docs/design/model.md §1)

@@ -35,28 +35,20 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.model import door
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import names as pgnames
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import secrets as pgsecrets
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import users as pgusers
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import (  # noqa: F401 - re-exported
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import (
     DBNAME_RE,
-    DNS1123_LABEL_RE,
-    DNS1123_SUBDOMAIN_RE,
     LABEL_VALUE_RE,
     LIST_FIELDS,
     MAP_FIELDS,
-    PG_VERSIONS,
-    PGDATA_MOUNT,
     SCHEDULE_RE,
     USERNAME_RE,
     Problems,
     ident_ok,
     is_int,
-    parse_quantity,
     str_map,
-    unset_quantity,
 )
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model.names import pooler_name  # noqa: F401 - re-exported
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.names import pooler_name
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.resources import container_resources
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model.roles import normalize_flags  # noqa: F401 - re-exported
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model.windows import parse_maintenance_window  # noqa: F401 - re-exported
 
 #: v1 field -> v2 field (docs/design/model.md §3); v2 removed the v1 names, we keep accepting them.
 DEPRECATED_ALIASES = (
@@ -65,14 +57,6 @@ DEPRECATED_ALIASES = (
     ("init_containers", "initContainers"),
     ("pod_priority_class_name", "podPriorityClassName"),
 )
-
-
-# --------------------------------------------------------------------------------------------
-# Problem collection
-
-
-# --------------------------------------------------------------------------------------------
-# Public helpers used by other parts
 
 
 # --------------------------------------------------------------------------------------------

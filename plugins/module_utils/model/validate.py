@@ -32,7 +32,6 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common impo
     MEMORY_RE,
     PG_IDENTIFIER_MAX_BYTES,
     PG_VERSIONS,
-    PGDATA_MOUNT,
     STANDBY_ENV_RE,
     USERNAME_RE,
     UUID_RE,
@@ -42,6 +41,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common impo
     str_map,
     unset_quantity,
 )
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.names import PGDATA_MOUNT
 
 
 def check_name(name, team, cfg, p):

@@ -11,6 +11,7 @@ import pwd
 
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local import processes
 from ansible_collections.pgfleet.postgres.tests.harness import (
     REPO,
     local_cluster_skip_reason,
@@ -87,7 +88,7 @@ def test_state_file_is_private_and_holds_the_credentials(present, state_dir):
     for member, info in state["members"].items():
         assert lc.pid_alive(info["pid"], info["config"]), member
         # the recorded PID is Patroni itself, not a wrapper
-        assert "patroni" in lc._cmdline(info["pid"])
+        assert "patroni" in processes._cmdline(info["pid"])
 
 
 def etcd_port(state_dir):
@@ -148,7 +149,7 @@ def test_patroni_uses_its_own_etcd_user_limited_to_its_prefix(present, state_dir
         assert st.st_mode & 0o777 == 0o600, member
         assert st.st_uid == pwd.getpwnam(state["os_user"]).pw_uid
     assert os.stat(os.path.join(state_dir, "state.json")).st_uid == pwd.getpwnam(state["os_user"]).pw_uid
-    argv = lc._argv(state["etcd"]["pid"])
+    argv = processes._argv(state["etcd"]["pid"])
     for flag in ("--listen-client-urls", "--listen-peer-urls"):
         assert argv[argv.index(flag) + 1].startswith("http://127.0.0.1:")
 

@@ -16,6 +16,9 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import Man
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import manifest as m
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import opconfig
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import secrets as pgsecrets
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import parse_quantity
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.roles import normalize_flags
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.windows import parse_maintenance_window
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(HERE, "..", "..", "..", "..", "examples")  # verbatim copies of the reference manifests
@@ -186,7 +189,7 @@ def test_parameters_become_strings():
      ["LOGIN", "NOBYPASSRLS", "NOCREATEDB", "NOCREATEROLE", "NOREPLICATION", "NOSUPERUSER"]),
 ])
 def test_flag_normalisation(flags, expected):
-    assert m.normalize_flags(flags) == expected
+    assert normalize_flags(flags) == expected
     assert build(minimal(users={"u": flags}))["spec"]["users"]["u"] == expected
 
 
@@ -216,18 +219,18 @@ def test_flag_errors(flags, needle):
     ("2E", Decimal(2 * 10 ** 18)), (3, Decimal(3)),
 ])
 def test_parse_quantity(text, value):
-    assert m.parse_quantity(text) == value
+    assert parse_quantity(text) == value
 
 
 @pytest.mark.parametrize("text", ["", "abc", "1 Gi", "1GB", "--1", True])
 def test_parse_quantity_rejects(text):
     with pytest.raises(ValueError):
-        m.parse_quantity(text)
+        parse_quantity(text)
 
 
 def test_quantities_compare_numerically():
-    assert m.parse_quantity("1") == m.parse_quantity("1000m")
-    assert m.parse_quantity("1024Mi") == m.parse_quantity("1Gi")
+    assert parse_quantity("1") == parse_quantity("1000m")
+    assert parse_quantity("1024Mi") == parse_quantity("1Gi")
 
 
 def cfg(**kw):
@@ -401,7 +404,7 @@ def test_standby_section():
     ("Saturday:01:00-02:00", {"weekday": 5, "start": "01:00", "end": "02:00"}),
 ])
 def test_maintenance_window_parse(text, window):
-    assert m.parse_maintenance_window(text) == window
+    assert parse_maintenance_window(text) == window
 
 
 @pytest.mark.parametrize("text,needle", [
@@ -416,7 +419,7 @@ def test_maintenance_window_parse(text, window):
 ])
 def test_maintenance_window_errors(text, needle):
     with pytest.raises(ManifestErrors) as exc:
-        m.parse_maintenance_window(text)
+        parse_maintenance_window(text)
     assert needle in exc.value.msg
 
 
