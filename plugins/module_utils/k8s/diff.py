@@ -31,12 +31,12 @@ __metaclass__ = type
 import base64
 import copy
 import hashlib
-import json
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.checksum import (
     ANNOTATION as TEMPLATE_CHECKSUM,
 )
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.checksum import (
+    canonical_json,
     template_checksum,
 )
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import parse_quantity
@@ -54,10 +54,6 @@ MERGE_KEYS = {
 QUANTITY_PARENTS = ("requests", "limits", "capacity", "hard", "overhead")
 
 
-def canonical(value):
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def applied_checksum(obj):
     """sha256 of what we render (without the checksum annotation itself and without status)."""
     data = copy.deepcopy(obj)
@@ -69,7 +65,8 @@ def applied_checksum(obj):
         meta["annotations"] = ann
     else:
         meta.pop("annotations", None)
-    payload = canonical({"format": APPLIED_FORMAT, "object": data}).encode("utf-8")
+    # the one canonical JSON (model/checksum.py); strict UTF-8 here, as before (template_checksum passes surrogates)
+    payload = canonical_json({"format": APPLIED_FORMAT, "object": data}).encode("utf-8")
     return hashlib.sha256(payload).hexdigest()
 
 

@@ -32,7 +32,10 @@ ANNOTATION = "pgfleet.io/template-checksum"
 
 
 def canonical_json(value):
-    """Sorted keys, compact separators, UTF-8: the same data always gives the same text."""
+    """Sorted keys, compact separators, UTF-8: the same data always gives the same text.
+
+    The one canonical JSON of the collection: k8s/diff.py's applied checksum uses it too.
+    """
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
