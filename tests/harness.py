@@ -1,5 +1,5 @@
-"""What several test areas (and the benchmarks) need the same way: run one of this repository's
-playbooks like a user does, and check that a local cluster can run here.
+"""What several test areas (and the benchmarks) need the same way: a small postgresql manifest, run one
+of this repository's playbooks like a user does, and check that a local cluster can run here.
 
 Import it as ``ansible_collections.pgfleet.postgres.tests.harness``: the root conftest.py puts
 ``.collections`` on ``sys.path`` for pytest, ansible-test units has the collection loader, and the
@@ -8,6 +8,7 @@ one, so ``from conftest import`` could pick up another area's.)
 """
 
 import contextlib
+import copy
 import os
 import pwd
 import shutil
@@ -30,10 +31,33 @@ def reference_dir():
 
 
 REFERENCE_DIR = reference_dir()
+# The minimal manifest of examples/ and the name of its cluster (the local playbook tests run it).
+MINIMAL_MANIFEST = os.path.join(REPO, "examples", "minimal-postgres-manifest.yaml")
+MINIMAL_CLUSTER = "acid-minimal-cluster"
 # The ansible-playbook of the interpreter that runs the tests (the repo's .venv); ansible-test units
 # runs in a venv of its own without it, and tests that need it skip there.
 PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 NO_PLAYBOOK = "ansible-playbook not installed next to this python"
+
+
+# Patroni timings short enough for tests on one machine (leader key TTL, loop wait, retry timeout).
+FAST_PATRONI = {"ttl": 20, "loop_wait": 2, "retry_timeout": 5}
+
+
+def cluster_manifest(name, instances=3, version="15", parameters=None, patroni=None, **spec):
+    """A fresh postgresql manifest (acid.zalan.do/v1) ``name`` in namespace default for team acid:
+    ``instances`` members, a 1Gi volume, PostgreSQL ``version`` with ``parameters`` (left out when
+    None), then ``spec.patroni`` when ``patroni`` is given, then the other ``spec`` fields in the
+    order given. Nothing in it is shared with another call."""
+    postgresql = {"version": version}
+    if parameters is not None:
+        postgresql["parameters"] = parameters
+    body = {"teamId": "acid", "numberOfInstances": instances, "volume": {"size": "1Gi"}, "postgresql": postgresql}
+    if patroni is not None:
+        body["patroni"] = patroni
+    body.update(spec)
+    return copy.deepcopy({"apiVersion": "acid.zalan.do/v1", "kind": "postgresql",
+                          "metadata": {"name": name, "namespace": "default"}, "spec": body})
 
 
 def ansible_env(**overrides):
@@ -102,3 +126,26 @@ def local_state_dir(cluster, prefix="pgf-"):
     happened, the cluster's processes are stopped by PID and everything is removed."""
     with local_home(prefix) as home:
         yield os.path.join(home, cluster)
+
+
+@contextlib.contextmanager
+def minimal_state_dir(prefix):
+    """``local_state_dir`` for the minimal manifest's cluster (:data:`MINIMAL_CLUSTER`), for tests that
+    run playbooks/local.yml on it; skips the test when such a cluster cannot run here."""
+    import pytest
+
+    reason = local_cluster_skip_reason(playbook=True)
+    if reason:
+        pytest.skip(reason)
+    with local_state_dir(MINIMAL_CLUSTER, prefix=prefix) as path:
+        yield path
+
+
+def victim_dir(tmp_path):
+    """A directory ``<tmp_path>/victim`` (mode 0755) holding a file ``precious.txt``: content that is not
+    ours, which nothing may remove or adopt. Returns its path as a string."""
+    path = tmp_path / "victim"
+    path.mkdir()
+    (path / "precious.txt").write_text("keep me")
+    os.chmod(str(path), 0o755)
+    return str(path)

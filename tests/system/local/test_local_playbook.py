@@ -12,16 +12,10 @@ import pwd
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import processes
-from ansible_collections.pgfleet.postgres.tests.harness import (
-    REPO,
-    local_cluster_skip_reason,
-    local_state_dir,
-    run_playbook,
-)
+from ansible_collections.pgfleet.postgres.tests.harness import MINIMAL_MANIFEST as MANIFEST
+from ansible_collections.pgfleet.postgres.tests.harness import minimal_state_dir, run_playbook
 
 pytestmark = pytest.mark.patroni
-
-MANIFEST = os.path.join(REPO, "examples", "minimal-postgres-manifest.yaml")
 
 
 def playbook(state_dir, state, *extra):
@@ -42,11 +36,8 @@ def table_rows(output):
 
 @pytest.fixture(scope="module")
 def state_dir():
-    reason = local_cluster_skip_reason(playbook=True)
-    if reason:
-        pytest.skip(reason)
     # Whatever happens in the tests, what was started is stopped and the data removed.
-    with local_state_dir("acid-minimal-cluster", prefix="pgf-pb-") as path:
+    with minimal_state_dir(prefix="pgf-pb-") as path:
         yield path
 
 

@@ -9,17 +9,16 @@ import os
 import stat
 
 import pytest
+from ansible_collections.pgfleet.postgres.tests.harness import MINIMAL_MANIFEST as MANIFEST
 from ansible_collections.pgfleet.postgres.tests.harness import (
     NO_PLAYBOOK,
     PLAYBOOK_BIN,
-    REPO,
     local_home,
     run_playbook,
+    victim_dir,
 )
 
 pytestmark = pytest.mark.skipif(not os.access(PLAYBOOK_BIN, os.X_OK), reason=NO_PLAYBOOK)
-
-MANIFEST = os.path.join(REPO, "examples", "minimal-postgres-manifest.yaml")
 
 
 @pytest.fixture
@@ -30,11 +29,7 @@ def home():
 
 @pytest.fixture
 def victim(tmp_path):
-    path = tmp_path / "victim"
-    path.mkdir()
-    (path / "precious.txt").write_text("keep me")
-    os.chmod(str(path), 0o755)
-    return str(path)
+    return victim_dir(tmp_path)
 
 
 def local(*args):

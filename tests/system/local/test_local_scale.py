@@ -9,22 +9,16 @@ import os
 
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
-from ansible_collections.pgfleet.postgres.tests.harness import local_cluster_skip_reason, local_home
+from ansible_collections.pgfleet.postgres.tests.harness import (
+    FAST_PATRONI,
+    cluster_manifest,
+    local_cluster_skip_reason,
+    local_home,
+)
 
 pytestmark = pytest.mark.patroni
 
-MANIFEST = {
-    "apiVersion": "acid.zalan.do/v1",
-    "kind": "postgresql",
-    "metadata": {"name": "acid-scale", "namespace": "default"},
-    "spec": {
-        "teamId": "acid",
-        "numberOfInstances": 3,
-        "volume": {"size": "1Gi"},
-        "postgresql": {"version": "15"},
-        "patroni": {"ttl": 20, "loop_wait": 2, "retry_timeout": 5},
-    },
-}
+MANIFEST = cluster_manifest("acid-scale", patroni=FAST_PATRONI)
 
 
 def with_instances(count, cluster=None):

@@ -59,25 +59,13 @@ import tempfile
 
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
-from ansible_collections.pgfleet.postgres.tests.harness import local_cluster_skip_reason
+from ansible_collections.pgfleet.postgres.tests.harness import FAST_PATRONI, cluster_manifest, local_cluster_skip_reason
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-DEFAULT_MANIFEST = {
-    "apiVersion": "acid.zalan.do/v1",
-    "kind": "postgresql",
-    "metadata": {"name": "pgf-test", "namespace": "default"},
-    "spec": {
-        "teamId": "acid",
-        "numberOfInstances": 3,
-        "volume": {"size": "1Gi"},
-        "postgresql": {"version": "15"},
-        "patroni": {"ttl": 20, "loop_wait": 2, "retry_timeout": 5,
-                    "maximum_lag_on_failover": 33554432},
-    },
-}
+DEFAULT_MANIFEST = cluster_manifest("pgf-test", patroni=dict(FAST_PATRONI, maximum_lag_on_failover=33554432))
 
 
 def _merge(base, extra):

@@ -11,22 +11,15 @@ import os
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import versions
-from ansible_collections.pgfleet.postgres.tests.harness import local_cluster_skip_reason, local_home
+from ansible_collections.pgfleet.postgres.tests.harness import (
+    FAST_PATRONI,
+    cluster_manifest,
+    local_cluster_skip_reason,
+    local_home,
+)
 
-MANIFEST = {
-    "apiVersion": "acid.zalan.do/v1",
-    "kind": "postgresql",
-    "metadata": {"name": "pgf-up", "namespace": "default"},
-    "spec": {
-        "teamId": "acid",
-        "numberOfInstances": 3,
-        "volume": {"size": "1Gi"},
-        "postgresql": {"version": "15"},
-        "patroni": {"ttl": 20, "loop_wait": 2, "retry_timeout": 5},
-        "users": {"app_user": ["CREATEDB"]},
-        "preparedDatabases": {"app": {"defaultUsers": True, "extensions": {"hstore": "data"}}},
-    },
-}
+MANIFEST = cluster_manifest("pgf-up", patroni=FAST_PATRONI, users={"app_user": ["CREATEDB"]},
+                            preparedDatabases={"app": {"defaultUsers": True, "extensions": {"hstore": "data"}}})
 
 
 def skip_reason():

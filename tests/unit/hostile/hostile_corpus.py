@@ -8,19 +8,10 @@ that reaches a file, SQL, a command line or a template, encodings and sizes.
 
 import copy
 
-BASE = {
-    "apiVersion": "acid.zalan.do/v1",
-    "kind": "postgresql",
-    "metadata": {"name": "acid-hostile", "namespace": "default"},
-    "spec": {
-        "teamId": "acid",
-        "numberOfInstances": 2,
-        "volume": {"size": "1Gi"},
-        "postgresql": {"version": "15", "parameters": {"work_mem": "4MB"}},
-        "users": {"zalando": ["superuser", "createdb"], "foo_user": []},
-        "databases": {"foo": "zalando"},
-    },
-}
+from ansible_collections.pgfleet.postgres.tests.harness import cluster_manifest
+
+BASE = cluster_manifest("acid-hostile", instances=2, parameters={"work_mem": "4MB"},
+                        users={"zalando": ["superuser", "createdb"], "foo_user": []}, databases={"foo": "zalando"})
 
 MB = 1024 * 1024
 _VOL = {"emptyDir": {}}

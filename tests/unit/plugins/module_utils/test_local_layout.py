@@ -10,6 +10,7 @@ import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import layout
+from ansible_collections.pgfleet.postgres.tests.harness import victim_dir
 
 
 @pytest.fixture
@@ -22,11 +23,7 @@ def home(tmp_path):
 @pytest.fixture
 def victim(tmp_path):
     """A directory with content that is not ours."""
-    path = tmp_path / "victim"
-    path.mkdir()
-    (path / "precious.txt").write_text("keep me")
-    os.chmod(str(path), 0o755)
-    return str(path)
+    return victim_dir(tmp_path)
 
 
 @pytest.mark.parametrize("name", ["../../../../victim", "/victim", "a/b", "..", ".", "", "Acid", "acid_x",

@@ -14,41 +14,31 @@ import os
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
+from ansible_collections.pgfleet.postgres.tests.harness import FAST_PATRONI, cluster_manifest
 
-MANIFEST = {
-    "apiVersion": "acid.zalan.do/v1",
-    "kind": "postgresql",
-    "metadata": {"name": "acid-unit", "namespace": "default"},
-    "spec": {
-        "teamId": "acid",
-        "numberOfInstances": 3,
-        "volume": {"size": "1Gi"},
-        "users": {"zalando": ["superuser", "createdb"]},
-        "postgresql": {
-            "version": "18",
-            "parameters": {
-                "shared_buffers": "32MB",
-                "max_connections": "50",
-                "log_statement": "all",
-                "shared_preload_libraries": "bg_mon,pg_stat_statements,pgextwlist",
-                "bg_mon.history_buckets": "120",
-                "io_method": "worker",
-                "port": "6543",
-            },
-        },
-        "patroni": {
-            "ttl": 20,
-            "loop_wait": 2,
-            "retry_timeout": 5,
-            "maximum_lag_on_failover": 1048576,
-            "synchronous_mode": True,
-            "failsafe_mode": True,
-            "initdb": {"encoding": "UTF8", "locale": "en_US.UTF-8", "data-checksums": "true"},
-            "pg_hba": ["hostssl all all 0.0.0.0/0 md5", "host all all 0.0.0.0/0 md5"],
-            "slots": {"permanent_physical_1": {"type": "physical"}},
-        },
+MANIFEST = cluster_manifest(
+    "acid-unit",
+    version="18",
+    parameters={
+        "shared_buffers": "32MB",
+        "max_connections": "50",
+        "log_statement": "all",
+        "shared_preload_libraries": "bg_mon,pg_stat_statements,pgextwlist",
+        "bg_mon.history_buckets": "120",
+        "io_method": "worker",
+        "port": "6543",
     },
-}
+    patroni=dict(
+        FAST_PATRONI,
+        maximum_lag_on_failover=1048576,
+        synchronous_mode=True,
+        failsafe_mode=True,
+        initdb={"encoding": "UTF8", "locale": "en_US.UTF-8", "data-checksums": "true"},
+        pg_hba=["hostssl all all 0.0.0.0/0 md5", "host all all 0.0.0.0/0 md5"],
+        slots={"permanent_physical_1": {"type": "physical"}},
+    ),
+    users={"zalando": ["superuser", "createdb"]},
+)
 
 FACTS = {
     "locales": ["C", "C.utf8", "POSIX"],
