@@ -1,7 +1,12 @@
 """PostgreSQL settings validation (module_utils/postgres/gucs.py), against the pg_settings tables."""
 
+import importlib.util
+import os
+
 import pytest
-from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import gucs, gucs_15, gucs_18
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import gucs, gucs_15, gucs_18, gucs_rows
+
+REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..")
 
 REFUSED = [
     ("work_mem", "lots", "not a number"),
@@ -74,3 +79,47 @@ def test_normalize_and_context():
     assert gucs.normalize("statement_timeout", "1min", 15) == gucs.normalize("statement_timeout", "60s", 15) == 60000
     assert gucs.is_restart("max_connections", 15) and not gucs.is_restart("work_mem", 15)
     assert gucs.context("work_mem", "18") == "user" and gucs.known("nope", 18) is False
+
+
+def test_each_setting_is_written_once():
+    """gucs_15.py lists every setting; gucs_18.py only what 18 adds, changes and removes (gucs_rows.py)."""
+    added, changed, removed = gucs_rows.delta(gucs_15.GUCS, gucs_18.GUCS)
+    assert added == gucs_rows.parse(gucs_18.ADDED) and "io_method" in added
+    assert changed == gucs_rows.parse(gucs_18.CHANGED) and "server_version_num" in changed
+    assert removed == tuple(gucs_18.REMOVED.split()) and "force_parallel_mode" in removed
+    for table in (gucs_15.GUCS, gucs_18.GUCS):
+        assert list(table) == sorted(table)
+        for name, row in table.items():
+            assert gucs_rows.parse(gucs_rows.line(name, row)) == {name: row}
+    assert gucs_18.GUCS["default_transaction_isolation"][4] == ("serializable", "repeatable read", "read committed", "read uncommitted")
+    assert gucs_18.GUCS["work_mem"] == ("integer", "kB", "64", "2147483647", (), "user")
+
+
+@pytest.mark.parametrize("text", ["work_mem integer user kB 64", "fsync bool sighup on", "x enum user", "x float user - 0 1",
+                                  "fsync bool sighup\nfsync bool user", "x"])
+def test_row_format_refuses_what_it_would_misread(text):
+    with pytest.raises(ValueError):
+        gucs_rows.parse(text)
+
+
+@pytest.mark.parametrize("row", [("enum", "", "", "", ("a,b",), "user"), ("enum", "", "", "", (), "user"),
+                                 ("bool", "", "1", "", (), "user"), ("integer", "", "", "10", (), "user"), ("string", "", "", "", (), 'a"b')])
+def test_row_format_refuses_rows_it_cannot_hold(row):
+    with pytest.raises(ValueError):
+        gucs_rows.line("x", row)
+
+
+@pytest.mark.parametrize("added, changed, removed", [({"work_mem": gucs_15.GUCS["work_mem"]}, {}, ()),
+                                                     ({}, {"io_method": gucs_18.GUCS["io_method"]}, ()), ({}, {}, ("io_method",))])
+def test_a_difference_that_does_not_fit_its_base_is_refused(added, changed, removed):
+    with pytest.raises(ValueError):
+        gucs_rows.derive(gucs_15.GUCS, added, changed, removed)
+
+
+def test_gen_gucs_writes_these_files():
+    spec = importlib.util.spec_from_file_location("gen_gucs", os.path.join(REPO, "scripts", "gen_gucs.py"))
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    for module, base in ((gucs_15, None), (gucs_18, gucs_15.GUCS)):
+        with open(module.__file__) as handle:
+            assert gen.render(module.SERVER_VERSION_NUM, module.GUCS, base) == handle.read()
