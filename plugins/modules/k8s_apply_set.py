@@ -161,15 +161,13 @@ requests:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.adopt import PREVIOUS_MANAGERS
-from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import Api, auth_argument_spec
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.apply import ApplySet
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.module import api_session, k8s_argument_spec
 
 
 def main():
-    spec = auth_argument_spec()
-    spec.update(
+    spec = k8s_argument_spec(
         objects=dict(type="list", elements="dict", required=True),
         live=dict(type="dict", default={}),
         prune=dict(type="list", elements="dict", default=[]),
@@ -184,21 +182,15 @@ def main():
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
-    api = None
-    try:
-        api = Api(p, dry_run=module.check_mode)
-        applier = ApplySet(api, field_manager=p["field_manager"], force=p["force_conflicts"],
+    with api_session(module) as session:
+        applier = ApplySet(session.api, field_manager=p["field_manager"], force=p["force_conflicts"],
                            lazy_image=p["lazy_spilo_upgrade"], resize_mode=p["storage_resize_mode"],
                            flag_pods=p["flag_pods"], replace_timeout=p["replace_timeout"],
                            create_only=p["create_only"], adopt_from=p["adopt_from"])
         result = applier.run(p["objects"], p["live"], p["prune"])
-    except PgfleetError as exc:
-        out = exc.to_result()
-        out["requests"] = api.log if api else []
-        module.fail_json(**out)
     for warning in result.pop("warnings"):
         module.warn(warning)
-    module.exit_json(writes=len(api.writes()), requests=api.log, **result)
+    module.exit_json(writes=len(session.api.writes()), requests=session.requests(), **result)
 
 
 if __name__ == "__main__":

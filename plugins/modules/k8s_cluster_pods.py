@@ -26,17 +26,11 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - pgfleet.postgres.k8s_patroni_access
+  - pgfleet.postgres.k8s_cluster
 options:
   name:
+    # the rest of O(name) and all of O(namespace) come from pgfleet.postgres.k8s_cluster
     description: Cluster name (the StatefulSet; pods are C(<name>-<ordinal>)).
-    type: str
-    required: true
-    version_added: 0.1.0
-  namespace:
-    description: Cluster namespace.
-    type: str
-    required: true
-    version_added: 0.1.0
   selector:
     description: Label selector of the cluster's pods, for example C(cluster-name=acid-test).
     type: str
@@ -143,8 +137,7 @@ requests:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import Api, auth_argument_spec
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.module import api_session, k8s_argument_spec
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.pods import Pods
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.state import (
     patroni_access,
@@ -154,10 +147,8 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.state import 
 
 
 def main():
-    spec = auth_argument_spec()
-    spec.update(
-        name=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
+    spec = k8s_argument_spec(
+        cluster=True,
         selector=dict(type="str", required=True),
         role_label=dict(type="str", default="spilo-role"),
         state=dict(type="str", default="ready", choices=["ready", "recreated"]),
@@ -171,32 +162,26 @@ def main():
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
-    api = None
-    try:
-        api = Api(p, dry_run=module.check_mode)
-        pods = Pods(api, p["name"], p["namespace"], p["selector"], p["role_label"], p["interval"])
+    with api_session(module, count_requests=True) as session:
+        pods = Pods(session.api, p["name"], p["namespace"], p["selector"], p["role_label"], p["interval"])
         if p["state"] == "ready":
             result = pods.wait_ready(p["instances"], p["timeout"])
             result["leader"] = with_api_url(result["leader"], p["namespace"], patroni_access(p))
             if not result["ready"] and p["fail_on_timeout"]:
                 module.fail_json(msg="the pods of %s/%s are not ready after %ss: %s" % (
                     p["namespace"], p["name"], p["timeout"], "; ".join(result["reasons"])),
-                    requests=len(api.log), **result)
-            module.exit_json(changed=False, requests=len(api.log), **result)
+                    requests=session.requests(), **result)
+            module.exit_json(changed=False, requests=session.requests(), **result)
         done, error = pods.recreate(p["pods"], p["timeout"], p["delete_timeout"], dry_run=module.check_mode)
         final = pods.read()
         ready, reasons, leader = pods.check(final, len(final)) if final else (False, ["no pods"], None)
         leader = with_api_url(leader, p["namespace"], patroni_access(p))
         result = dict(changed=bool(done), recreated=done, pods=final, leader=leader, ready=ready,
-                      reasons=reasons, requests=len(api.log))
+                      reasons=reasons, requests=session.requests())
         if error:
             module.fail_json(msg=error + "; the remaining pods keep their rolling-update flag and the next "
                              "reconcile continues", **result)
         module.exit_json(**result)
-    except PgfleetError as exc:
-        out = exc.to_result()
-        out["requests"] = len(api.log) if api else 0
-        module.fail_json(**out)
 
 
 if __name__ == "__main__":

@@ -275,14 +275,12 @@ requests:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import Api, auth_argument_spec
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.module import api_session, k8s_argument_spec
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.state import patroni_access, patroni_access_argument_spec, read_state
 
 
 def main():
-    spec = auth_argument_spec()
-    spec.update(
+    spec = k8s_argument_spec(
         name=dict(type="str"),
         namespace=dict(type="str"),
         manifest=dict(type="dict"),
@@ -299,22 +297,16 @@ def main():
                            required_one_of=[("manifest", "name")],
                            required_by={"name": ("namespace",)})
     p = module.params
-    api = None
     operator_ns = (p["operator_namespace"] or os.environ.get("OPERATOR_NAMESPACE") or p["namespace"]
                    or (p["manifest"] or {}).get("metadata", {}).get("namespace"))
-    try:
-        api = Api(p)
-        result = read_state(api, name=p["name"], namespace=p["namespace"], manifest=p["manifest"],
+    with api_session(module, dry_run=False) as session:  # it only reads
+        result = read_state(session.api, name=p["name"], namespace=p["namespace"], manifest=p["manifest"],
                             config_given=p["operator_config"], configmap=p["operator_configmap"],
                             operator_namespace=operator_ns,
                             configmap_required=p["operator_configmap_required"], read_objects=p["read_objects"],
                             controller_id=p["controller_id"] or "", patroni_access=patroni_access(p),
                             configuration_object=p["operator_configuration"])
-    except PgfleetError as exc:
-        out = exc.to_result()
-        out["requests"] = api.log if api else []
-        module.fail_json(**out)
-    result["requests"] = api.log
+    result["requests"] = session.requests()
     module.exit_json(changed=False, **result)
 
 

@@ -125,14 +125,12 @@ requests:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import status as k8s_status
-from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import Api, auth_argument_spec
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.module import api_session, k8s_argument_spec
 
 
 def main():
-    spec = auth_argument_spec()
-    spec.update(
+    spec = k8s_argument_spec(
         manifest=dict(type="dict", required=True),
         status=dict(type="str", choices=list(k8s_status.STATUSES)),
         observed_generation=dict(type="int"),
@@ -164,16 +162,10 @@ def main():
     for ev in p["events"]:
         if not ev.get("reason") or (ev.get("type") or "Normal") not in ("Normal", "Warning"):
             module.fail_json(msg="events: each needs a reason and a type of Normal or Warning; got %r" % (ev,))
-    api = None
-    try:
-        api = Api(p, dry_run=module.check_mode)
-        result = k8s_status.write(api, p["manifest"], p["status"], p["conditions"], p["observed_generation"],
+    with api_session(module) as session:
+        result = k8s_status.write(session.api, p["manifest"], p["status"], p["conditions"], p["observed_generation"],
                                   p["fields"], p["events"])
-    except PgfleetError as exc:
-        out = exc.to_result()
-        out["requests"] = api.log if api else []
-        module.fail_json(**out)
-    module.exit_json(requests=api.log, **result)
+    module.exit_json(requests=session.requests(), **result)
 
 
 if __name__ == "__main__":

@@ -28,17 +28,8 @@ author:
   - pgfleet maintainers (@pgfleet)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - pgfleet.postgres.k8s_cluster
 options:
-  name:
-    description: Cluster name.
-    type: str
-    required: true
-    version_added: 0.1.0
-  namespace:
-    description: Cluster namespace.
-    type: str
-    required: true
-    version_added: 0.1.0
   live:
     description: The cluster's live objects by kind, as RV(pgfleet.postgres.k8s_cluster_state#module:objects).
     type: dict
@@ -129,16 +120,13 @@ requests:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
-from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import Api, auth_argument_spec
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.module import api_session, k8s_argument_spec
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.teardown import Teardown, plan
 
 
 def main():
-    spec = auth_argument_spec()
-    spec.update(
-        name=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
+    spec = k8s_argument_spec(
+        cluster=True,
         live=dict(type="dict", required=True),
         secrets=dict(type="list", elements="str", default=[], no_log=False),
         delete_volumes=dict(type="bool", default=True),
@@ -152,21 +140,15 @@ def main():
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
-    api = None
-    teardown = None
-    try:
-        api = Api(p, dry_run=module.check_mode)
+    # a failure result carries the deletes done so far (Teardown.actions grows in place)
+    with api_session(module, count_requests=True, failure={"actions": []}) as session:
         steps = plan(p["name"], p["live"], p["secrets"], p["delete_volumes"], p["delete_secrets"],
                      p["pooler_names"], p["backup_job"], p["pdb_names"], p["names"])
-        teardown = Teardown(api, p["namespace"], p["pod_timeout"], p["interval"])
+        teardown = Teardown(session.api, p["namespace"], p["pod_timeout"], p["interval"])
+        session.failure["actions"] = teardown.actions
         actions = teardown.run(steps, p["live"])
-    except PgfleetError as exc:
-        out = exc.to_result()
-        out["actions"] = teardown.actions if teardown else []
-        out["requests"] = len(api.log) if api else 0
-        module.fail_json(**out)
     deleted = ["%s %s" % (a["kind"], a["name"]) for a in actions if a["action"] == "delete"]
-    module.exit_json(changed=bool(deleted), actions=actions, deleted=deleted, requests=len(api.log))
+    module.exit_json(changed=bool(deleted), actions=actions, deleted=deleted, requests=session.requests())
 
 
 if __name__ == "__main__":
