@@ -161,6 +161,7 @@ requests:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgfleet.postgres.plugins.module_utils.ansible_glue import warn_all
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.adopt import PREVIOUS_MANAGERS
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.apply import ApplySet
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.module import api_session, k8s_argument_spec
@@ -188,8 +189,7 @@ def main():
                            flag_pods=p["flag_pods"], replace_timeout=p["replace_timeout"],
                            create_only=p["create_only"], adopt_from=p["adopt_from"])
         result = applier.run(p["objects"], p["live"], p["prune"])
-    for warning in result.pop("warnings"):
-        module.warn(warning)
+    warn_all(module, result.pop("warnings"))
     module.exit_json(writes=len(session.api.writes()), requests=session.requests(), **result)
 
 

@@ -290,7 +290,7 @@ stopped:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.ansible_glue import run_module
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
 
 
@@ -414,11 +414,7 @@ def _summary(cluster):
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=[("manifest", "manifest_file")])
-    try:
-        result = run(module)
-    except PgfleetError as err:
-        module.fail_json(**err.to_result())
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -171,7 +171,7 @@ config:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.ansible_glue import run_module
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.module import client_from_module, patroni_argument_spec
 
 
@@ -195,11 +195,7 @@ def run(module):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        result = run(module)
-    except PgfleetError as err:
-        module.fail_json(**err.to_result())
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

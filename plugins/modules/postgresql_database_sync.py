@@ -163,7 +163,7 @@ diff:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.ansible_glue import run_module, warn_all
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.connection import postgres_argument_spec
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.dbsync import sync_databases
 
@@ -191,20 +191,20 @@ def argument_spec():
     return spec
 
 
+def run(module):
+    result = sync_databases(
+        module.params,
+        module.params["databases"],
+        module.params["prepared_databases"],
+        check_mode=module.check_mode,
+    )
+    warn_all(module, result.pop("warnings"))
+    return result
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        result = sync_databases(
-            module.params,
-            module.params["databases"],
-            module.params["prepared_databases"],
-            check_mode=module.check_mode,
-        )
-    except PgfleetError as err:
-        module.fail_json(**err.to_result())
-    for warning in result.pop("warnings"):
-        module.warn(warning)
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

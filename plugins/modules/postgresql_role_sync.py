@@ -363,7 +363,7 @@ import base64
 import datetime
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PgfleetError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.ansible_glue import or_fail, warn_all
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import infra, rotation
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.connection import postgres_argument_spec
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.rolesync import sync_roles
@@ -447,10 +447,7 @@ def main():
     for role in module.params["roles"]:
         if role.get("password"):
             module.no_log_values.add(role["password"])
-    try:
-        rotating = rotation_input(module.params["rotation"], module.params["roles"])
-    except PgfleetError as err:
-        module.fail_json(**err.to_result())
+    rotating = or_fail(module, rotation_input, module.params["rotation"], module.params["roles"])
     infra_roles, infra_warnings = [], []
     if module.params["infrastructure"]:
         opts = module.params["infrastructure"]
@@ -463,23 +460,21 @@ def main():
         if content.get("password"):
             module.no_log_values.add(content["password"])
             module.no_log_values.add(base64.b64encode(content["password"].encode("utf-8")).decode("ascii"))
-    try:
-        result = sync_roles(
-            module.params,
-            module.params["roles"],
-            check_mode=module.check_mode,
-            password_encryption=module.params["password_encryption"],
-            drop_removed=module.params["drop_removed"],
-            removed=module.params["removed_roles"],
-            reassign_to=module.params["reassign_owned_to"],
-            rotation=rotating,
-            teams=module.params["teams"],
-            infrastructure=infra_roles,
-        )
-    except PgfleetError as err:
-        module.fail_json(**err.to_result())
-    for warning in infra_warnings + result.pop("warnings"):
-        module.warn(warning)
+    result = or_fail(
+        module,
+        sync_roles,
+        module.params,
+        module.params["roles"],
+        check_mode=module.check_mode,
+        password_encryption=module.params["password_encryption"],
+        drop_removed=module.params["drop_removed"],
+        removed=module.params["removed_roles"],
+        reassign_to=module.params["reassign_owned_to"],
+        rotation=rotating,
+        teams=module.params["teams"],
+        infrastructure=infra_roles,
+    )
+    warn_all(module, infra_warnings + result.pop("warnings"))
     if rotating is not None:
         refs = dict((r["name"], r.get("secret") or {}) for r in module.params["roles"])
         namespace = module.params["rotation"].get("namespace")
