@@ -293,6 +293,16 @@ class LocalCluster(object):
         if state:
             major = str(state.get("pg_version") or LOCAL_PG_VERSION)
             bin_dir = self.pg_bin_dir or state.get("pg_bin_dir") or versions.bin_dir(major) or DEFAULT_PG_BIN_DIR
+            if self.pg_bin_dir and self.pg_bin_dir != state.get("pg_bin_dir"):
+                given = versions.server_major(self.pg_bin_dir)
+                if given != major:
+                    # Patroni would start these binaries on data of another major (after an upgrade,
+                    # the old bin dir): refused before any config is written.
+                    raise LocalClusterError(
+                        "pg_bin_dir %s holds PostgreSQL %s but this cluster's data is PostgreSQL %s; leave "
+                        "pg_bin_dir unset (the cluster keeps %s) or point it at PostgreSQL %s binaries"
+                        % (self.pg_bin_dir, given or "(no postgres found)", major, state.get("pg_bin_dir"), major),
+                        cluster=self.name)
             warnings = []
             if requested and requested != major:
                 warnings.append("spec.postgresql.version: %s requested; this cluster was created with PostgreSQL %s "

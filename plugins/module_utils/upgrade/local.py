@@ -391,6 +391,8 @@ class LocalUpgrade(object):
             self._write_configs(state, new_bin)
             state["pg_version"], state["pg_bin_dir"] = self.target, new_bin
             self.cluster.save_state(state)
+            # The caller's cluster object too: its next present must not render the old bin dir.
+            self.cluster.pg_bin_dir = new_bin
             self._etcd(state, "initialize", sysid)
             self._resume_in_dcs(state)
             self._step("start_leader", "%s on PostgreSQL %s" % (leader, self.target))

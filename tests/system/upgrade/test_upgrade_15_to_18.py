@@ -4,6 +4,7 @@ streaming replicas run 18, and Patroni's server_version says so."""
 
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
+from ansible_collections.pgfleet.postgres.plugins.module_utils.local import versions
 from ansible_collections.pgfleet.postgres.plugins.module_utils.upgrade import gates
 from ansible_collections.pgfleet.postgres.plugins.module_utils.upgrade.local import LocalUpgrade
 
@@ -85,14 +86,28 @@ def test_the_new_reader_can_log_in(upgraded):
         assert conn.execute("SELECT count(*) FROM data.items").fetchone()[0] == 20000
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: the upgrade rewrites only bin_dir in patroni.yml; present at 18 renders "
-                   "other text (reload of every member), see docs/design/upgrade.md")
 def test_present_with_the_manifest_at_18_has_nothing_to_do(upgraded):
+    # The same cluster object that ran the upgrade (its bin dir follows the upgrade) and the
+    # credentials kept in state, as the local_cluster module passes them.
     h = upgraded[0]
     from conftest import MANIFEST
     manifest = dict(MANIFEST, metadata={"name": h.cluster.name, "namespace": "default"})
     manifest["spec"] = dict(MANIFEST["spec"], postgresql={"version": "18"})
-    model, spilo_conf = lc.model_from_manifest(manifest)
+    model, spilo_conf = lc.model_from_manifest(manifest, None, lc.existing_secrets(h.state()))
     plan = h.cluster.plan_present(model, spilo_conf)
     assert plan["actions"] == [], plan["actions"]
     assert plan["model"]["pg_version"] == "18"
+    assert "/18/" in plan["pg_bin_dir"]
+
+
+def test_present_with_the_old_bin_dir_is_refused_before_anything_is_written(upgraded):
+    h = upgraded[0]
+    from conftest import MANIFEST
+    old_bin = versions.bin_dir("15")
+    manifest = dict(MANIFEST, metadata={"name": h.cluster.name, "namespace": "default"})
+    model, spilo_conf = lc.model_from_manifest(manifest, None, lc.existing_secrets(h.state()))
+    configs = dict((m, open(info["config"]).read()) for m, info in h.state()["members"].items())
+    stale = lc.LocalCluster(h.cluster.name, state_dir=h.cluster.state_dir, state_root=h.cluster.home, pg_bin_dir=old_bin)
+    with pytest.raises(lc.LocalClusterError, match="holds PostgreSQL 15 but this cluster's data is PostgreSQL 18"):
+        stale.plan_present(model, spilo_conf)
+    assert configs == dict((m, open(info["config"]).read()) for m, info in h.state()["members"].items())
