@@ -163,7 +163,7 @@ diff:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pgfleet.postgres.plugins.module_utils.ansible_glue import run_module, warn_all
+from ansible_collections.pgfleet.postgres.plugins.module_utils.ansible_glue import or_fail, warn_all
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.connection import postgres_argument_spec
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.dbsync import sync_databases
 
@@ -191,20 +191,18 @@ def argument_spec():
     return spec
 
 
-def run(module):
-    result = sync_databases(
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    result = or_fail(
+        module,
+        sync_databases,
         module.params,
         module.params["databases"],
         module.params["prepared_databases"],
         check_mode=module.check_mode,
     )
     warn_all(module, result.pop("warnings"))
-    return result
-
-
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    run_module(module, run)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":
