@@ -15,7 +15,6 @@ Run: .venv/bin/python benchmarks/sql_sync_bench.py [--users 1000] [--dbs 50] [--
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -32,28 +31,18 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest im
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.dbsync import sync_databases  # noqa: E402
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.rolesync import sync_roles  # noqa: E402
 from ansible_collections.pgfleet.postgres.tests import harness  # noqa: E402
-
-
-def load_harness():
-    path = os.path.join(REPO, "tests", "system", "sql", "conftest.py")
-    spec = importlib.util.spec_from_file_location("pgfleet_sql_harness", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from ansible_collections.pgfleet.postgres.tests.system.sql import pg_server  # noqa: E402
 
 
 def make_model(users, dbs, schemas, superuser_password):
-    spec = {
-        "teamId": "acid", "numberOfInstances": 1, "volume": {"size": "1Gi"}, "postgresql": {"version": "15"},
-        "users": {"user_%04d" % i: (["createdb"] if i % 10 == 0 else []) for i in range(users)},
-        "preparedDatabases": {
+    model = build_model(harness.cluster_manifest(
+        "bench", instances=1,
+        users={"user_%04d" % i: (["createdb"] if i % 10 == 0 else []) for i in range(users)},
+        preparedDatabases={
             "db_%02d" % d: {"defaultUsers": True, "extensions": {"pgcrypto": "public"} if d % 10 == 0 else {},
                             "schemas": {"s%d" % s: {"defaultUsers": True} for s in range(1, schemas + 1)}}
             for d in range(dbs)
-        },
-    }
-    model = build_model({"apiVersion": "acid.zalan.do/v1", "kind": "postgresql",
-                         "metadata": {"name": "bench", "namespace": "default"}, "spec": spec}, None)
+        }), None)
     for role in model["roles"]:
         if role["name"] == "postgres":
             role["password"] = superuser_password
@@ -219,11 +208,7 @@ def main():
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupted)
 
-    harness = load_harness()
-    base = tempfile.mkdtemp(prefix="pgfleet-bench-")
-    server = harness.Postgres(base)
-    server.start()
-    try:
+    with pg_server.running("pgfleet-bench-") as server:
         params = server.params
         server.query("CREATE ROLE admin WITH CREATEDB CREATEROLE NOLOGIN")
         model = make_model(args.users, args.dbs, args.schemas, server.password)
@@ -272,9 +257,6 @@ def main():
               "memberships, which the loop does not cover)" % after["statements"])
         print("ratio initial sync vs loop: %.0fx faster (target >= 20x -> %s)"
               % (t_full / first["total_s"], "met" if t_full / first["total_s"] >= 20 else "MISSED"))
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

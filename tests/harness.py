@@ -12,11 +12,19 @@ import copy
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (the OS picked it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def reference_dir():

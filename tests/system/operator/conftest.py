@@ -18,6 +18,8 @@ interpreter of the venv, and the Patroni access mode (``proxy`` through the API 
 pod IPs, which do not exist here).
 """
 
+import base64
+import contextlib
 import copy
 import json
 import os
@@ -334,6 +336,48 @@ def api(request, tmp_path_factory):
         teardown()
         if not os.environ.get("PGFLEET_TEST_KEEP"):
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres(request):
+    """A plain PostgreSQL 15 for this test module (the SQL suite's, tests/system/sql/pg_server.py), with
+    the role Spilo's bootstrap (post_init) creates and the sync expects: the team admin role."""
+    from ansible_collections.pgfleet.postgres.tests.system.sql import pg_server
+
+    if not pg_server.installed():
+        pytest.skip(pg_server.NOT_INSTALLED)
+    # pgfleet-reconcile-sql- for test_reconcile_sql.py
+    prefix = "pgfleet-%s-" % request.module.__name__.rpartition(".")[2][len("test_"):].replace("_", "-")
+    with pg_server.running(prefix) as server:
+        server.query("CREATE ROLE admin CREATEDB NOLOGIN")
+        yield server
+
+
+@contextlib.contextmanager
+def sql_double(workdir, postgres, name, **watch_vars):
+    """A DoubleHarness on a fresh API double whose reconcile runs the role and database sync against
+    ``postgres`` (pointed at it through ``reconcile_postgres_host``/``reconcile_postgres_port``, the way a
+    DBA points it at a port-forward; ``watch_vars``: more of them). The double holds the CRD, the
+    operator namespace, the operator ConfigMap with database access on, and the superuser's credential
+    secret of cluster ``name`` with that server's password, as it would exist for an adopted cluster.
+    The double is stopped on exit."""
+    double = KubeDouble(pod_start_seconds=0.2).start()
+    try:
+        kubeconfig = double.write_kubeconfig(os.path.join(workdir, "kubeconfig"))
+        harness = DoubleHarness(double, kubeconfig, workdir)
+        harness.watch_vars.update({"reconcile_postgres_host": "127.0.0.1", "reconcile_postgres_port": postgres.port,
+                                   "reconcile_postgres_sslmode": "disable"}, **watch_vars)
+        for obj in (load_yaml(CRD_FILE), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NS}},
+                    operator_configmap({"enable_database_access": "true"})):
+            harness.put(obj)
+        b64 = base64.b64encode
+        harness.put({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                     "metadata": {"name": "postgres.%s.credentials.postgresql.acid.zalan.do" % name, "namespace": "default",
+                                  "labels": {"application": "spilo", "cluster-name": name, "team": "acid"}},
+                     "data": {"username": b64(b"postgres").decode(), "password": b64(postgres.password.encode()).decode()}})
+        yield harness
+    finally:
+        double.stop()
 
 
 def dump(obj):

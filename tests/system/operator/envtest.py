@@ -26,7 +26,6 @@ message when the assets are absent.
 import copy
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -36,6 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import KubernetesError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import Api
+from ansible_collections.pgfleet.postgres.tests.harness import free_port
 from ansible_collections.pgfleet.postgres.tests.system.operator.conftest import Harness  # by full name: several conftest modules exist
 from k8s_double.controller import Controllers
 from k8s_double.resources import Registry
@@ -45,12 +45,6 @@ PLAYBOOK_USER = "pgfleet-test"
 WRITE_VERBS = {"create": "POST", "update": "PUT", "patch": "PATCH", "delete": "DELETE", "deletecollection": "DELETE"}
 WATCHED = (("apps", "v1", "statefulsets"), ("", "v1", "pods"), ("", "v1", "persistentvolumeclaims"),
            ("", "v1", "configmaps"), ("", "v1", "endpoints"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait(predicate, timeout, what):

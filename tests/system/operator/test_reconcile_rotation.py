@@ -3,45 +3,16 @@ holds the roles (the set-up of test_reconcile_sql.py). Time comes from the secre
 ``nextRotation`` into the past instead of waiting. No password is printed (assertions name roles)."""
 
 import base64
-import importlib.util
-import os
-import shutil
-import tempfile
 
-import psycopg
 import pytest
-from k8s_double import KubeDouble
+from ansible_collections.pgfleet.postgres.tests.system.sql.pg_server import Credentials, can_login
 
-from conftest import CRD_FILE, OPERATOR_NS, REPO, DoubleHarness, load_yaml, manifest, operator_configmap
+from conftest import manifest, sql_double
 
 pytestmark = [pytest.mark.k8s, pytest.mark.postgres]
 
 NAME = "acid-rotate"
 SECRET = "foo-user.%s.credentials.postgresql.acid.zalan.do" % NAME
-
-
-def _sql_harness():
-    path = os.path.join(REPO, "tests", "system", "sql", "conftest.py")
-    spec = importlib.util.spec_from_file_location("pgfleet_sql_harness_rotation", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    harness = _sql_harness()
-    if not os.path.exists(os.path.join(harness.PG_BIN, "initdb")):
-        pytest.skip("PostgreSQL 15 is not installed (scripts/setup.sh installs it)")
-    base = tempfile.mkdtemp(prefix="pgfleet-reconcile-rotation-")
-    server = harness.Postgres(base)
-    try:
-        server.start()
-        server.query("CREATE ROLE admin CREATEDB NOLOGIN")
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def b64(text):
@@ -54,46 +25,17 @@ def unb64(text):
 
 @pytest.fixture(scope="module")
 def cluster(postgres, tmp_path_factory):
-    double = KubeDouble(pod_start_seconds=0.2).start()
     workdir = str(tmp_path_factory.mktemp("reconcile-rotation"))
-    try:
-        kubeconfig = double.write_kubeconfig(os.path.join(workdir, "kubeconfig"))
-        harness = DoubleHarness(double, kubeconfig, workdir)
-        harness.watch_vars.update({"reconcile_postgres_host": "127.0.0.1", "reconcile_postgres_port": postgres.port,
-                                   "reconcile_postgres_sslmode": "disable"})
-        for obj in (load_yaml(CRD_FILE), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NS}},
-                    operator_configmap({"enable_database_access": "true"})):
-            harness.put(obj)
-        harness.put({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                     "metadata": {"name": "postgres.%s.credentials.postgresql.acid.zalan.do" % NAME, "namespace": "default",
-                                  "labels": {"application": "spilo", "cluster-name": NAME, "team": "acid"}},
-                     "data": {"username": b64("postgres"), "password": b64(postgres.password)}})
+    with sql_double(workdir, postgres, NAME) as harness:
         cr = manifest(NAME, "default", usersWithSecretRotation=["foo_user"])
         cr["metadata"]["annotations"] = {"pgfleet.io/password-rotation-grace": "1d"}
         harness.put(cr)
         yield harness
-    finally:
-        double.stop()
-
-
-class Credentials(dict):
-    """A secret's content whose repr (in an assertion message) never shows the password."""
-
-    def __repr__(self):
-        return "<credentials %s>" % dict((k, v) for k, v in self.items() if k != "password")
 
 
 def credentials(cluster):
     data = cluster.get("v1", "Secret", SECRET, "default")["data"]
     return Credentials((k, unb64(v)) for k, v in data.items())
-
-
-def can_login(pg, creds, user=None):
-    try:
-        with pg.connect(user=user or creds["username"], password=creds["password"]) as conn:
-            return conn.execute("SELECT current_user").fetchone()[0]
-    except psycopg.OperationalError:
-        return None
 
 
 def sql_statements(result):

@@ -9,69 +9,21 @@ first reconcile creates the manifest's roles and databases, and a second one run
 at all and writes nothing.
 """
 
-import importlib.util
-import os
-import shutil
-import tempfile
-
 import pytest
-from k8s_double import KubeDouble
 
-from conftest import CRD_FILE, OPERATOR_NS, REPO, DoubleHarness, load_yaml, manifest, operator_configmap
+from conftest import manifest, sql_double
 
 pytestmark = [pytest.mark.k8s, pytest.mark.postgres]
 
 NAME = "acid-sql"
 
 
-def _sql_harness():
-    path = os.path.join(REPO, "tests", "system", "sql", "conftest.py")
-    spec = importlib.util.spec_from_file_location("pgfleet_sql_harness", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    harness = _sql_harness()
-    if not os.path.exists(os.path.join(harness.PG_BIN, "initdb")):
-        pytest.skip("PostgreSQL 15 is not installed (scripts/setup.sh installs it)")
-    base = tempfile.mkdtemp(prefix="pgfleet-reconcile-sql-")
-    server = harness.Postgres(base)
-    try:
-        server.start()
-        # what Spilo's bootstrap (post_init) creates and the sync expects: the team admin role
-        server.query("CREATE ROLE admin CREATEDB NOLOGIN")
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def cluster(postgres, tmp_path_factory):
-    import base64
-
-    double = KubeDouble(pod_start_seconds=0.2).start()
     workdir = str(tmp_path_factory.mktemp("reconcile-sql"))
-    try:
-        kubeconfig = double.write_kubeconfig(os.path.join(workdir, "kubeconfig"))
-        harness = DoubleHarness(double, kubeconfig, workdir)
-        harness.watch_vars.update({"reconcile_postgres_host": "127.0.0.1", "reconcile_postgres_port": postgres.port,
-                                   "reconcile_postgres_sslmode": "disable", "pgfleet_no_log": False})
-        for obj in (load_yaml(CRD_FILE), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NS}},
-                    operator_configmap({"enable_database_access": "true"})):
-            harness.put(obj)
-        b64 = base64.b64encode
-        harness.put({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                     "metadata": {"name": "postgres.%s.credentials.postgresql.acid.zalan.do" % NAME, "namespace": "default",
-                                  "labels": {"application": "spilo", "cluster-name": NAME, "team": "acid"}},
-                     "data": {"username": b64(b"postgres").decode(), "password": b64(postgres.password.encode()).decode()}})
+    with sql_double(workdir, postgres, NAME, pgfleet_no_log=False) as harness:
         harness.put(manifest(NAME, "default"))
         yield harness
-    finally:
-        double.stop()
 
 
 def sql_statements(result):

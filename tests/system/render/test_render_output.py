@@ -12,11 +12,16 @@ def _files(directory):
     return sorted(n for n in os.listdir(directory) if n.endswith(".yaml"))
 
 
+def _render(manifest, out, cluster="acid-minimal-cluster"):
+    """render.yml of ``manifest`` into ``out``, which must succeed; returns the directory of ``cluster``."""
+    proc = run_render(str(manifest), str(out))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out / "default" / cluster
+
+
 def test_second_manifest_keeps_the_first_ones_files_and_a_users_file(tmp_path):
     out = tmp_path / "out"
-    first = run_render(MINIMAL, str(out))
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    first_dir = out / "default" / "acid-minimal-cluster"
+    first_dir = _render(MINIMAL, out)
     first_files = _files(str(first_dir))
     secrets = [n for n in first_files if "-secret-" in n]
     assert secrets, first_files
@@ -26,20 +31,17 @@ def test_second_manifest_keeps_the_first_ones_files_and_a_users_file(tmp_path):
 
     other = tmp_path / "other.yaml"
     other.write_text(open(MINIMAL).read().replace("acid-minimal-cluster", "acid-other-cluster"))
-    second = run_render(str(other), str(out))
-    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    other_dir = _render(other, out, "acid-other-cluster")
 
     assert (out / "my-notes.yaml").read_text() == "mine: true\n"
     assert (first_dir / "99-user-own.yaml").read_text() == "also: mine\n"
     assert dict((n, (first_dir / n).read_text()) for n in _files(str(first_dir)) if n != "99-user-own.yaml") == before
-    assert any("-secret-" in n for n in _files(str(out / "default" / "acid-other-cluster")))
+    assert any("-secret-" in n for n in _files(str(other_dir)))
 
 
 def test_a_foreign_file_in_the_way_is_refused_before_anything_is_written(tmp_path):
     out = tmp_path / "out"
-    first = run_render(MINIMAL, str(out))
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    cdir = out / "default" / "acid-minimal-cluster"
+    cdir = _render(MINIMAL, out)
     names = _files(str(cdir))
     # someone else's file where our StatefulSet goes, and our marker forgets it
     target = [n for n in names if "-statefulset-" in n][0]
@@ -58,9 +60,6 @@ def test_a_multi_document_file_renders_its_postgresql_document(tmp_path):
     path.write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: acid-minimal-cluster-svc-metrics-master\nspec:\n  ports: []\n"
                     "---\n" + open(MINIMAL).read() + "\n---\napiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\n"
                     "metadata:\n  name: acid-minimal-cluster-svcm-master\n")
-    out = tmp_path / "out"
-    proc = run_render(str(path), str(out))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    names = _files(str(out / "default" / "acid-minimal-cluster"))
+    names = _files(str(_render(path, tmp_path / "out")))
     assert any("-statefulset-acid-minimal-cluster" in n for n in names), names
     assert not any("servicemonitor" in n or "svc-metrics" in n for n in names), names

@@ -7,6 +7,7 @@ import threading
 import psycopg
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import rotation
+from ansible_collections.pgfleet.postgres.tests.system.sql.pg_server import Credentials, can_login
 
 pytestmark = pytest.mark.postgres
 
@@ -16,13 +17,6 @@ SPEC = {"users": {"app": [], "owner_user": []}, "databases": {"appdb": "owner_us
         "usersWithInPlaceSecretRotation": ["postgres"]}
 CONFIG = {"enable_password_rotation": True, "password_rotation_interval": 30,
           "password_rotation_user_retention": 60, "super_username": "postgres", "replication_username": "standby"}
-
-
-class Credentials(dict):
-    """A secret's content whose repr (in an assertion message) never shows the password."""
-
-    def __repr__(self):
-        return "<credentials %s>" % dict((k, v) for k, v in self.items() if k != "password")
 
 
 class Store(object):
@@ -58,14 +52,6 @@ def run(sync, model, store, now, annotations=None):
     # the secrets are written only after the role sync committed
     store.write(result["secrets"])
     return result
-
-
-def can_login(pg, creds, user=None):
-    try:
-        with pg.connect(user=user or creds["username"], password=creds["password"]) as conn:
-            return conn.execute("SELECT current_user").fetchone()[0]
-    except psycopg.OperationalError:
-        return None
 
 
 def test_rotation_with_grace_period_and_zero_failed_connects(pg, sync):

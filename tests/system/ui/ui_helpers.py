@@ -16,7 +16,6 @@ The web console (ui/) against real things, driven by a real headless Chromium:
 import importlib.util
 import json
 import os
-import socket
 import sys
 import threading
 import time
@@ -29,6 +28,7 @@ for path in (os.path.join(REPO, "ui"), os.path.join(REPO, "tests")):
     if path not in sys.path:
         sys.path.insert(0, path)
 
+from ansible_collections.pgfleet.postgres.tests.harness import free_port  # noqa: E402
 from k8s_double import KubeDouble  # noqa: E402
 from k8s_double import server as double_server  # noqa: E402
 
@@ -169,12 +169,6 @@ class OperatorLoop(object):
                     self.runs.append((key, "error", repr(err)))
                 if self._stop.is_set():
                     return
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ConsoleServer(object):
