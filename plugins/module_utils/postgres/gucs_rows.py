@@ -26,8 +26,8 @@ _PLAIN = ("bool", "string")
 _NUMBER = ("integer", "real")
 
 
-def _row(line):
-    fields = line.split(None, 3)
+def _row(text):
+    fields = text.split(None, 3)
     if len(fields) < 3:
         return None
     vartype, context, rest = fields[1], fields[2], fields[3] if len(fields) == 4 else ""
@@ -44,13 +44,13 @@ def _row(line):
 def parse(text):
     """``{name: full row}`` of a text table, in its order; blank lines are skipped."""
     rows = {}
-    for line in text.splitlines():
-        if not line.strip():
+    for entry in text.splitlines():
+        if not entry.strip():
             continue
-        row = _row(line)
-        name = line.split()[0]
+        row = _row(entry)
+        name = entry.split()[0]
         if row is None or name in rows:
-            raise ValueError("not a GUC row, or a second one of its name: %r" % line)
+            raise ValueError("not a GUC row, or a second one of its name: %r" % entry)
         rows[name] = row
     return rows
 
