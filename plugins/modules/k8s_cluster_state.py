@@ -179,6 +179,19 @@ postgres_teams:
   returned: always
   type: list
   elements: dict
+infrastructure:
+  description:
+    - The Secrets and ConfigMaps named by C(infrastructure_roles_secret_name) and C(infrastructure_roles_secrets)
+      (those that exist), and the namespace a name without one is read in; the C(infrastructure) option of
+      M(pgfleet.postgres.postgresql_role_sync) takes it as it is. Holds passwords: register it with C(no_log).
+  returned: always
+  type: dict
+teams_api_token:
+  description:
+    - The Teams API OAuth token from the Secret named by C(oauth_token_secret_name) (key C(read-only-token-secret)) when
+      C(enable_teams_api) is on, else null. Register the result with C(no_log).
+  returned: always
+  type: str
 statefulset:
   description: The live Spilo StatefulSet, or null.
   returned: always

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import copy
 import datetime
 import json
@@ -149,6 +150,52 @@ def read_backup_environment(api, config, model, namespace):
                               "exist: create it or clear the option (the CronJob would lose its variables)"
                               % (namespace, name), status=404)
     return strip_server_fields(obj)
+
+
+#: The key of the OAuth token in the Secret named by oauth_token_secret_name (as the reference).
+OAUTH_TOKEN_KEY = "read-only-token-secret"
+
+
+def read_role_sources(api, config, namespace, operator_namespace=None):
+    """The Secrets and ConfigMaps of the infrastructure roles, and the Teams API token Secret.
+
+    ``{"infrastructure": {"secrets", "configmaps", "namespace"}, "teams_token_secret"}``. A name
+    without a namespace is read in the operator's namespace (the cluster's when that is unknown). A
+    Secret that does not exist is left out (the role sync warns and keeps its roles); any other API
+    failure fails the read, never "no roles".
+    """
+    default_ns = operator_namespace or namespace
+    refs = []
+    if config.get("infrastructure_roles_secret_name"):
+        refs.append(config["infrastructure_roles_secret_name"])
+    for item in config.get("infrastructure_roles_secrets") or []:
+        if isinstance(item, dict) and isinstance(item.get("secretname"), str) and item["secretname"]:
+            refs.append(item["secretname"])
+    secrets, configmaps = [], []
+    for ref in sorted(set(refs)):
+        ns, name = split_ref(ref, default_ns)
+        for kind, out in (("Secret", secrets), ("ConfigMap", configmaps)):
+            obj = api.get("v1", kind, name, ns)
+            if obj is not None:
+                out.append(strip_server_fields(obj))
+    token_secret = None
+    if config.get("enable_teams_api") and config.get("oauth_token_secret_name"):
+        ns, name = split_ref(config["oauth_token_secret_name"], default_ns)
+        obj = api.get("v1", "Secret", name, ns)
+        token_secret = strip_server_fields(obj) if obj is not None else None
+    return {"infrastructure": {"secrets": secrets, "configmaps": configmaps, "namespace": default_ns},
+            "teams_token_secret": token_secret}
+
+
+def teams_token(token_secret):
+    """The OAuth token from the Secret :func:`read_role_sources` read, or None."""
+    data = ((token_secret or {}).get("data") or {}).get(OAUTH_TOKEN_KEY)
+    if not isinstance(data, str):
+        return None
+    try:
+        return base64.b64decode(data, validate=True).decode("utf-8").strip() or None
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def credential_secrets(api, model, namespace, objects, config):
@@ -419,7 +466,8 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
               "invalid": None, "model_warnings": [], "objects": {}, "existing_secrets": [], "pod_environment": {},
               "statefulset": None, "pods": [], "leader": None, "exists": False, "instances": None,
               "ready": False, "ready_reasons": [], "teardown_names": {},
-              "backup_environment_secret": None, "patroni": {}, "postgres_teams": [], "model": None}
+              "backup_environment_secret": None, "patroni": {}, "postgres_teams": [], "model": None,
+              "infrastructure": {"secrets": [], "configmaps": [], "namespace": namespace}, "teams_api_token": None}
     model, invalid = validate(manifest, config_raw)
     status = current_status(manifest)
     result["status_before"] = status.get("PostgresClusterStatus") or ""
@@ -451,6 +499,13 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
     # (never "no teams", which would retire their members' roles)
     result["postgres_teams"] = [strip_server_fields(t) for t in api.list("acid.zalan.do/v1", "PostgresTeam", namespace)] \
         if config.get("enable_postgres_team_crd") else []
+    sources = read_role_sources(api, config, namespace, operator_namespace)
+    result["infrastructure"] = sources["infrastructure"]
+    result["teams_api_token"] = teams_token(sources["teams_token_secret"])
+    if config.get("enable_teams_api") and not result["teams_api_token"]:
+        result["model_warnings"].append(
+            "config.oauth_token_secret_name: Secret %s has no key %s; the Teams API is asked without a token"
+            % (config.get("oauth_token_secret_name"), OAUTH_TOKEN_KEY))
     sts = [s for s in objects["StatefulSet"] if s["metadata"]["name"] == name]
     result["statefulset"] = sts[0] if sts else None
     result["exists"] = bool(sts)

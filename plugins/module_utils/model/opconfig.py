@@ -552,12 +552,6 @@ NOT_IMPLEMENTED = {
     "minimal_major_version": "no automatic major version upgrade is run",
     "target_major_version": "no automatic major version upgrade is run",
     "ignored_annotations": "every annotation counts when objects are compared",
-    "enable_teams_api": ("the teams API is called without the OAuth token (oauth_token_secret_name is not read yet);"
-                         " on a refusal existing roles are kept"),
-    "infrastructure_roles_secrets": ("not read by the reconcile yet, so no infrastructure roles are created;"
-                                     " the postgresql_role_sync option infrastructure implements them"),
-    "infrastructure_roles_secret_name": ("not read by the reconcile yet, so no infrastructure roles are created;"
-                                         " the postgresql_role_sync option infrastructure implements them"),
     "enable_ebs_gp3_migration": "volumes are not migrated to gp3",
     "enable_ebs_gp3_migration_max_size": "volumes are not migrated to gp3",
     "enable_finalizers": "no finalizer is set; deletion relies on the delete playbook",
