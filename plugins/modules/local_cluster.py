@@ -278,9 +278,20 @@ sql:
   description:
     - What the SQL sync did (O(sync_sql)); C(roles) and C(databases) list the actions, without
       passwords or verifiers.
+    - C(rotation) reports the password rotation, planned and run as by the Kubernetes reconcile
+      (operator keys C(enable_password_rotation), C(password_rotation_interval),
+      C(password_rotation_user_retention); manifest C(usersWithSecretRotation),
+      C(usersWithInPlaceSecretRotation), C(usersIgnoringSecretRotation); see
+      C(docs/design/credentials.md)). C(events) has one line per rotation (role names only),
+      C(dropped) the rotation users dropped after their retention, C(secrets) the names of the
+      credential entries of RV(credentials_file) that changed (their C(username), C(password),
+      C(nextRotation), C(rotatedAt)); they are written only after the roles hold the new passwords,
+      and not in check mode.
   returned: when state is present and sync_sql is true
   type: dict
-  sample: {"changed": true, "roles": [{"action": "create", "role": "zalando"}], "databases": [], "warnings": []}
+  sample: {"changed": true, "roles": [{"action": "create", "role": "zalando"}], "databases": [], "warnings": [],
+           "rotation": {"events": ["app: password rotated, new user app261206"], "dropped": [],
+                        "secrets": ["app.acid-minimal-cluster.credentials.postgresql.acid.zalan.do"]}}
 stopped:
   description: What happened to each process on O(state=absent) (C(stopped), C(killed), C(not running)).
   returned: when state is absent and not in check mode
@@ -392,7 +403,13 @@ def run(module):
 
 def _sync_sql(module, result, cluster, model, plan, status):
     leader = next(r for r in status["members"] if r["member"] == status["leader"])
-    done = lc.sync_sql(model, plan["credentials"], leader["pg_port"], check_mode=module.check_mode)
+    # password rotation (docs/design/credentials.md): rotated credentials go to state.json only
+    # once the roles hold them; the result names roles, never a password
+    done = lc.sync_sql(model, plan["credentials"], leader["pg_port"], check_mode=module.check_mode,
+                       save=cluster.save_credentials)
+    for content in (plan["credentials"].get("secrets") or {}).values():
+        if content.get("password"):
+            module.no_log_values.add(content["password"])
     for warning in done["warnings"]:
         module.warn(warning)
     result["sql"] = done

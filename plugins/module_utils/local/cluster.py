@@ -168,6 +168,16 @@ class LocalCluster(object):
         os.chmod(tmp, 0o600)
         os.rename(tmp, self.state_file)
 
+    def save_credentials(self, credentials):
+        """Write ``credentials`` into state.json (after a password rotation: ``sync_sql`` calls it
+        only once the roles hold the new passwords)."""
+        state = self.load_state()
+        if state is None:
+            raise LocalClusterError("%s is gone; the rotated credentials could not be written (the previous ones "
+                                    "still work, the next present rotates again)" % self.state_file, cluster=self.name)
+        state["credentials"] = credentials
+        self.save_state(state)
+
     def _own(self, path):
         if os.geteuid() == 0:
             os.chown(path, self.user.pw_uid, self.user.pw_gid)

@@ -155,8 +155,17 @@ def credentials_from_model(model, previous=None):
     old_etcd = previous.get("etcd") or {}
     creds["etcd"] = dict((key, dict(old_etcd.get(key) or {"username": user, "password": generate_password()}))
                          for key, user in (("root", etcd_mod.ROOT_USER), ("patroni", etcd_mod.PATRONI_USER)))
-    creds["secrets"] = dict((s["name"], {"username": s["username"], "password": s["password"]})
-                            for s in model.get("secrets") or [] if s.get("password"))
+    creds["secrets"] = {}
+    old_secrets = previous.get("secrets") or {}
+    for s in model.get("secrets") or []:
+        if s.get("password"):
+            entry = {"username": s["username"], "password": s["password"]}
+            # the password rotation's times stay beside the credentials (docs/design/credentials.md)
+            kept = old_secrets.get(s["name"]) if isinstance(old_secrets.get(s["name"]), dict) else {}
+            for key in ("nextRotation", "rotatedAt"):
+                if kept.get(key):
+                    entry[key] = kept[key]
+            creds["secrets"][s["name"]] = entry
     return creds
 
 

@@ -28,13 +28,23 @@ def spilo_bootstrap_roles(model):
              "parameters": {}, "password": None, "secret": None, "is_db_owner": False} for name in sorted(needed)]
 
 
-def sync_sql(model, credentials, pg_port, check_mode=False):
+def sync_sql(model, credentials, pg_port, check_mode=False, save=None, now=None):
     """Converge the model's roles (passwords from their secrets), databases and prepared databases.
 
     The same module_utils as ``postgresql_role_sync``/``postgresql_database_sync``, against the
     leader on loopback. Returns ``{"changed", "roles": [...actions], "databases": [...actions],
     "warnings"}``; no password or verifier is in it.
+
+    ``save``: rotate passwords as the Kubernetes reconcile does (docs/design/credentials.md), with
+    the rotation state in ``credentials["secrets"]`` (local/rotation.py). Once the role sync has
+    committed, the rotated entries go into ``credentials`` and ``save(credentials)`` writes them
+    (state.json), before the databases are synced: the roles hold a password before the state
+    says it. The result then also has ``rotation``: ``events`` (role names only), ``dropped``
+    rotation users and ``secrets`` (the names of the changed entries). In check mode the rotation
+    is planned and reported, nothing is written. Without ``save`` nothing rotates.
+    ``now`` (tests): the time to plan for; the current time when None.
     """
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.local import rotation as local_rotation
     from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.dbsync import sync_databases
     from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres.rolesync import sync_roles
 
@@ -45,12 +55,24 @@ def sync_sql(model, credentials, pg_port, check_mode=False):
     encryption = ((model.get("spec") or {}).get("postgresql") or {}).get("parameters", {}).get(
         "password_encryption") or "scram-sha-256"
     desired = spilo_bootstrap_roles(model) + copy.deepcopy(model.get("roles") or [])
-    roles = sync_roles(params, desired, check_mode=check_mode, password_encryption=encryption)
+    rotating = local_rotation.rotation_input(model, credentials, now) if save is not None else None
+    roles = sync_roles(params, desired, check_mode=check_mode, password_encryption=encryption, rotation=rotating)
+    rotation = None
+    if rotating is not None:
+        rotation = dict(roles["rotation"], secrets=[])
+        if roles["secrets"] and not check_mode:
+            rotation["secrets"] = local_rotation.store_rotated(credentials, model.get("roles"), roles["secrets"])
+            save(credentials)
+            # the superuser may have rotated in place: the database sync logs in with its new password
+            params["login_password"] = credentials["superuser"]["password"]
     prepared, dropped = available_only(copy.deepcopy(model.get("prepared_databases") or []),
                                        available_extensions(credentials, pg_port))
     dbs = sync_databases(params, dict(model.get("databases") or {}), prepared, check_mode=check_mode)
-    return {"changed": bool(roles["changed"] or dbs["changed"]), "roles": roles["actions"],
-            "databases": dbs["actions"], "warnings": dropped + list(roles["warnings"]) + list(dbs["warnings"])}
+    result = {"changed": bool(roles["changed"] or dbs["changed"]), "roles": roles["actions"],
+              "databases": dbs["actions"], "warnings": dropped + list(roles["warnings"]) + list(dbs["warnings"])}
+    if rotation is not None:
+        result["rotation"] = rotation
+    return result
 
 
 def available_only(prepared, available):
