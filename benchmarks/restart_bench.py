@@ -57,9 +57,7 @@ def main():
     longest = {"ours": [], "naive": [], "switchover": []}
     took = {"ours": [], "naive": [], "switchover": []}
     with fresh_cluster("pgf-bench-rr") as cluster:
-        writer = Writer(cluster.conninfo())
-        writer.start()
-        try:
+        with Writer(cluster.conninfo()) as writer:  # stopped on leaving the block, whatever happened
             settle(cluster, writer)
             kinds = ["ours", "naive", "switchover"]
             for i in range(args.runs):
@@ -71,8 +69,6 @@ def main():
                     took[who].append(seconds)
                     print("run %d %-10s total gap %.2f s, longest %.2f s, command %.2f s (%s)" % (
                         i + 1, who, total, worst, seconds, detail), flush=True)
-        finally:
-            writer.stop()
         lost = writer.lost()
     print()
     print("Restart write gaps, 3 members, writer every 20 ms through a multi-host read-write DSN")

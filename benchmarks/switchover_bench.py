@@ -149,9 +149,7 @@ def main():
     args = parser.parse_args()
     ours, theirs, ours_took, theirs_took = [], [], [], []
     with fresh_cluster("pgf-bench-sw") as cluster:
-        writer = Writer(cluster.conninfo())
-        writer.start()
-        try:
+        with Writer(cluster.conninfo()) as writer:  # stopped on leaving the block, whatever happened
             settle(cluster, writer)
             for i in range(args.runs):
                 order = ("ours", "theirs") if i % 2 == 0 else ("theirs", "ours")
@@ -170,8 +168,6 @@ def main():
                         theirs_took.append(took)
                     print("run %d %-6s %s -> %s: write gap %.2f s, command %.2f s" % (
                         i + 1, who, leader, candidate, gap, took), flush=True)
-        finally:
-            writer.stop()
         lost = writer.lost()
         print()
         print("Switchover write gap, 3 members, writer every 20 ms through a multi-host read-write DSN")

@@ -191,9 +191,5 @@ def local_cluster(request):
 def cluster_writer(local_cluster):
     """A started writer (every 20 ms, multi-host read-write DSN); stopped after the test."""
     from writer import Writer
-    w = Writer(local_cluster.conninfo())
-    w.start()
-    try:
+    with Writer(local_cluster.conninfo()) as w:
         yield w
-    finally:
-        w.stop()
