@@ -33,6 +33,7 @@ import re
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, ManifestErrors
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import door, opconfig, validate
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import names as pgnames
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import owners as pgowners
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import secrets as pgsecrets
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import users as pgusers
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import (
@@ -250,6 +251,8 @@ def build_model_without_credentials(cr, config=None):
     spec["users"] = users
     spec["databases"] = databases
     spec["preparedDatabases"] = dict((db["name"], pgusers.prepared_spec(db)) for db in prepared)
+    object_names = pgnames.object_names(name, cfg)
+    dcs = "etcd" if cfg["etcd_host"] else ("configmaps" if cfg["kubernetes_use_configmaps"] else "endpoints")
 
     return {
         "name": name,
@@ -266,8 +269,9 @@ def build_model_without_credentials(cr, config=None):
         "labels": labels,
         "annotations": annotations,
         "resources": resources,
-        "names": pgnames.object_names(name, cfg),
-        "dcs": "etcd" if cfg["etcd_host"] else ("configmaps" if cfg["kubernetes_use_configmaps"] else "endpoints"),
+        "names": object_names,
+        "owner_references": pgowners.owner_references(name, metadata.get("uid"), cfg),
+        "dcs": dcs,
         "standby": standby,
         "maintenance_windows": windows,
         "pooler": pooler or _pooler_disabled(spec, cfg, name),
