@@ -183,7 +183,7 @@ infrastructure:
   description:
     - The Secrets and ConfigMaps named by C(infrastructure_roles_secret_name) and C(infrastructure_roles_secrets)
       (those that exist), and the namespace a name without one is read in; the C(infrastructure) option of
-      M(pgfleet.postgres.postgresql_role_sync) takes it as it is. Holds passwords: register it with C(no_log).
+      M(pgfleet.postgres.postgresql_role_sync) takes it as it is. Holds passwords, so register it with C(no_log).
   returned: always
   type: dict
 teams_api_token:
