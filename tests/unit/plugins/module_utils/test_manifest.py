@@ -703,9 +703,9 @@ def test_edge_fixture_details():
 
 
 def test_warnings_include_unknown_config_keys_and_unsupported_features():
-    model = build(minimal(), {"no_such_key": "1", "enable_teams_api": "true", "infrastructure_roles_secret_name": "x"})
+    model = build(minimal(), {"no_such_key": "1", "enable_finalizers": "true", "ignored_annotations": "a/b"})
     text = " ".join(model["warnings"])
-    assert "config.no_such_key" in text and "teams API" in text and "infrastructure roles" in text
+    assert "config.no_such_key" in text and "config.enable_finalizers" in text and "config.ignored_annotations" in text
 
 
 def test_rotation_lists_naming_unknown_users_warn():
