@@ -101,6 +101,16 @@ def local_cluster_skip_reason(playbook=False):
     return None
 
 
+def skip_without_local_cluster(playbook=False):
+    """Skip the calling test (or fixture) when a local cluster cannot run here
+    (:func:`local_cluster_skip_reason` says why)."""
+    import pytest
+
+    reason = local_cluster_skip_reason(playbook=playbook)
+    if reason:
+        pytest.skip(reason)
+
+
 @contextlib.contextmanager
 def local_home(prefix="pgf-"):
     """A fresh, empty home for local clusters (``<tmp>/clusters``, short, under /tmp for the unix
@@ -140,11 +150,7 @@ def local_state_dir(cluster, prefix="pgf-"):
 def minimal_state_dir(prefix):
     """``local_state_dir`` for the minimal manifest's cluster (:data:`MINIMAL_CLUSTER`), for tests that
     run playbooks/local.yml on it; skips the test when such a cluster cannot run here."""
-    import pytest
-
-    reason = local_cluster_skip_reason(playbook=True)
-    if reason:
-        pytest.skip(reason)
+    skip_without_local_cluster(playbook=True)
     with local_state_dir(MINIMAL_CLUSTER, prefix=prefix) as path:
         yield path
 

@@ -21,8 +21,7 @@ import pytest
 import yaml
 from ansible_collections.pgfleet.postgres.tests.harness import (
     REFERENCE_DIR,
-    local_cluster_skip_reason,
-    local_state_dir,
+    minimal_state_dir,
     run_playbook,
 )
 
@@ -30,7 +29,6 @@ REFERENCE = REFERENCE_DIR
 MINIMAL = os.path.join(REFERENCE, "minimal-postgres-manifest.yaml")
 COMPLETE = os.path.join(REFERENCE, "complete-postgres-manifest.yaml")
 CONFIGMAP = os.path.join(REFERENCE, "configmap.yaml")
-CLUSTER = "acid-minimal-cluster"
 
 
 def forms(password):
@@ -99,10 +97,7 @@ def test_render_names_a_broken_input_file_without_its_content(tmp_path):
 
 @pytest.fixture(scope="module")
 def state_dir():
-    reason = local_cluster_skip_reason(playbook=True)
-    if reason:
-        pytest.skip(reason)
-    with local_state_dir(CLUSTER, prefix="pgf-leak-") as path:
+    with minimal_state_dir(prefix="pgf-leak-") as path:
         yield path
 
 

@@ -12,8 +12,8 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.local import clus
 from ansible_collections.pgfleet.postgres.tests.harness import (
     FAST_PATRONI,
     cluster_manifest,
-    local_cluster_skip_reason,
     local_home,
+    skip_without_local_cluster,
 )
 
 pytestmark = pytest.mark.patroni
@@ -30,9 +30,7 @@ def with_instances(count, cluster=None):
 
 @pytest.fixture(scope="module")
 def cluster():
-    reason = local_cluster_skip_reason()
-    if reason:
-        pytest.skip(reason)
+    skip_without_local_cluster()
     with local_home(prefix="pgf-scale-") as home:
         model, conf = with_instances(3)
         cluster = lc.LocalCluster(model["name"], state_root=home)

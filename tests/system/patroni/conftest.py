@@ -59,7 +59,7 @@ import tempfile
 
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.local import cluster as lc
-from ansible_collections.pgfleet.postgres.tests.harness import FAST_PATRONI, cluster_manifest, local_cluster_skip_reason
+from ansible_collections.pgfleet.postgres.tests.harness import FAST_PATRONI, cluster_manifest, skip_without_local_cluster
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
@@ -160,9 +160,7 @@ class ClusterHandle(object):
 
 @pytest.fixture(scope="module")
 def local_cluster(request):
-    reason = local_cluster_skip_reason()
-    if reason:
-        pytest.skip(reason)
+    skip_without_local_cluster()
     manifest = manifest_for(getattr(request, "param", None))
     # A short path of our own under /tmp: postgres must traverse it, sockets need short paths.
     state_dir = tempfile.mkdtemp(prefix="pgf-")

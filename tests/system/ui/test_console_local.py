@@ -13,7 +13,7 @@ import tempfile
 
 import pytest
 import requests
-from ansible_collections.pgfleet.postgres.tests.harness import local_cluster_skip_reason
+from ansible_collections.pgfleet.postgres.tests.harness import skip_without_local_cluster
 from pgfleet_console import collection
 from pgfleet_console.app import Console
 from selenium.webdriver.common.by import By
@@ -44,9 +44,7 @@ spec:
 
 @pytest.fixture(scope="module")
 def root():
-    reason = local_cluster_skip_reason()
-    if reason:
-        pytest.skip(reason)
+    skip_without_local_cluster()
     path = tempfile.mkdtemp(prefix="pgf-ui-")
     os.chmod(path, 0o755)  # the postgres user must reach the state dirs below it
     yield path
