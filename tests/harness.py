@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 
 REPO = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
@@ -25,6 +26,24 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class BackgroundLoop(object):
+    """A daemon thread that runs ``target`` from start() on; stop() sets ``self._stop`` (the loop ends
+    when it sees it) and waits up to ``join_timeout`` seconds for the thread."""
+
+    def __init__(self, target, name, join_timeout):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=target, name=name, daemon=True)
+        self._join_timeout = join_timeout
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=self._join_timeout)
 
 
 def reference_dir():

@@ -35,7 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import KubernetesError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import Api
-from ansible_collections.pgfleet.postgres.tests.harness import free_port
+from ansible_collections.pgfleet.postgres.tests.harness import BackgroundLoop, free_port
 from ansible_collections.pgfleet.postgres.tests.system.operator.conftest import Harness  # by full name: several conftest modules exist
 from k8s_double.controller import Controllers
 from k8s_double.resources import Registry
@@ -83,10 +83,11 @@ def _kubeconfig(path, server, token):
     return path
 
 
-class ApiStore(object):
+class ApiStore(BackgroundLoop):
     """The double's Store interface (what ``Controllers`` uses) over a real API server, plus a small GC."""
 
     def __init__(self, api, registry, interval=0.2):
+        super(ApiStore, self).__init__(self._poll, "envtest-apistore", join_timeout=5)
         self.api = api
         self.registry = registry
         self.listeners = []
@@ -94,16 +95,6 @@ class ApiStore(object):
         self.pod_grace_seconds = 0.0
         self.interval = interval
         self._snapshot = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, name="envtest-apistore", daemon=True)
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(timeout=5)
 
     # --- the Store interface ----------------------------------------------------------------
     @staticmethod

@@ -28,7 +28,7 @@ for path in (os.path.join(REPO, "ui"), os.path.join(REPO, "tests")):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from ansible_collections.pgfleet.postgres.tests.harness import free_port  # noqa: E402
+from ansible_collections.pgfleet.postgres.tests.harness import BackgroundLoop, free_port  # noqa: E402
 from k8s_double import KubeDouble  # noqa: E402
 from k8s_double import server as double_server  # noqa: E402
 
@@ -126,24 +126,15 @@ class RbacDouble(KubeDouble):
         return self
 
 
-class OperatorLoop(object):
+class OperatorLoop(BackgroundLoop):
     """Reconciles every postgresql object that changed or is not Running, like the operator would."""
 
     def __init__(self, harness, double):
+        super(OperatorLoop, self).__init__(self._loop, "ui-test-operator", join_timeout=300)
         self.harness = harness
         self.double = double
         self.seen = {}
         self.runs = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="ui-test-operator", daemon=True)
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(timeout=300)
 
     def _loop(self):
         while not self._stop.wait(0.5):
