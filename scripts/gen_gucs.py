@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
 """Regenerate plugins/module_utils/postgres/gucs_<major>.py from ``pg_settings`` of a real PostgreSQL.
