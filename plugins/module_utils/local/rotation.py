@@ -67,15 +67,3 @@ def store_rotated(credentials, roles, rotated):
             if own.get("username") == name and content.get("username") == name:
                 own["password"] = content["password"]
     return changed
-
-
-def passwords(credentials):
-    """Every password in ``credentials`` (to mask in a module's output)."""
-    found = []
-    for key in ("superuser", "replication", "restapi"):
-        if (credentials.get(key) or {}).get("password"):
-            found.append(credentials[key]["password"])
-    for value in (credentials.get("secrets") or {}).values():
-        if isinstance(value, dict) and value.get("password"):
-            found.append(value["password"])
-    return found

@@ -283,3 +283,48 @@ def test_check_mode_reports_a_due_rotation_and_writes_nothing(local, rotated):
     assert local.state() == before
     entry = before["credentials"]["secrets"][APP]
     assert login(local.port(), entry["username"], entry["password"]) == (entry["username"], "app")
+
+
+# --- the translation between state.json and the planner (no cluster needed) ----------------------
+
+
+def test_a_rerun_keeps_the_rotation_times_beside_the_credentials():
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.local.render import credentials_from_model
+
+    previous = {"secrets": {APP: {"username": "app261206", "password": "p1", "nextRotation": "2027-03-06T08:00:00Z",
+                                  "rotatedAt": "2026-12-06T08:00:00Z"},
+                            INPLACE: {"username": "inplace", "password": "p2"}}}
+    model, _conf = lc.model_from_manifest(MANIFEST, None, previous["secrets"])
+    creds = credentials_from_model(model, previous)
+    assert creds["secrets"][APP] == previous["secrets"][APP]
+    assert creds["secrets"][INPLACE] == {"username": "inplace", "password": "p2"}
+
+
+def test_the_planner_input_comes_from_the_state_by_secret_name():
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.local import rotation as local_rotation
+
+    config = {"enable_password_rotation": "true", "password_rotation_interval": "30"}
+    model, _conf = lc.model_from_manifest(MANIFEST, config, None)
+    credentials = {"secrets": {APP: {"username": "app", "password": "x", "nextRotation": PAST, "extra": "no"}}}
+    got = local_rotation.rotation_input(model, credentials, PAST)
+    assert got["secrets"] == {"app": {"username": "app", "password": "x", "nextRotation": PAST}}
+    assert got["policy"]["enabled"] is True and got["policy"]["interval"] == 30 * 86400
+    assert got["policy"]["users"] == ["app"] and got["policy"]["in_place"] == ["inplace"]
+    assert got["now"] == datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def test_rotated_entries_go_into_the_credentials():
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.local import rotation as local_rotation
+
+    model, _conf = lc.model_from_manifest(MANIFEST, None, None)
+    credentials = {"superuser": {"username": "postgres", "password": "old"},
+                   "secrets": {SUPERUSER: {"username": "postgres", "password": "old"},
+                               APP: {"username": "app261206", "password": "a", "nextRotation": PAST}}}
+    changed = local_rotation.store_rotated(credentials, model["roles"], {
+        "postgres": {"username": "postgres", "password": "new", "nextRotation": PAST, "rotatedAt": PAST},
+        # rotation switched off: back to the role's own name, the time left out is removed
+        "app": {"username": "app", "password": "b", "nextRotation": None, "rotatedAt": PAST},
+        "not-a-role": {"username": "x", "password": "y"}})
+    assert changed == [APP, SUPERUSER]
+    assert credentials["superuser"] == {"username": "postgres", "password": "new"}
+    assert credentials["secrets"][APP] == {"username": "app", "password": "b", "rotatedAt": PAST}
