@@ -18,9 +18,9 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.local import clus
 from ansible_collections.pgfleet.postgres.tests.harness import (
     FAST_PATRONI,
     cluster_manifest,
-    local_cluster_skip_reason,
     local_home,
     run_playbook,
+    skip_without_local_cluster,
 )
 
 pytestmark = pytest.mark.patroni
@@ -125,9 +125,7 @@ def today_suffixes():
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory):
-    reason = local_cluster_skip_reason(playbook=True)
-    if reason:
-        pytest.skip(reason)
+    skip_without_local_cluster(playbook=True)
     with local_home(prefix="pgf-rot-") as home:
         yield Local(home, str(tmp_path_factory.mktemp("rot")))
 
