@@ -2,8 +2,9 @@
 # Apache License 2.0 (see LICENSE)
 """Write rendered Kubernetes objects into a cluster's own directory, one YAML file per object (playbooks/render.yml).
 
-Usage: ``write_objects.py OUTPUT_DIR NAMESPACE NAME`` with ``{"files": [{"file": "NN-kind-name.yaml",
-"object": {...}}, ...]}`` as base64 JSON on stdin, so no secret ever appears on a command line.
+Usage: ``write_objects.py OUTPUT_DIR NAMESPACE NAME`` with ``{"objects": [...]}`` (in apply order; the
+files are named ``NN-<kind>-<name>.yaml`` here) or ``{"files": [{"file", "object"}, ...]}`` as base64
+JSON on stdin, so no secret ever appears on a command line.
 
 The files go to ``OUTPUT_DIR/NAMESPACE/NAME/``; a marker file ``.pgfleet-render.json`` there records
 what this script wrote (file name -> sha256 of the content). Rules, so nothing we did not write is
@@ -17,7 +18,8 @@ ever deleted or overwritten:
   content is still what we wrote; an edited one is kept and reported;
 * any other file in the directory (a user's notes, another tool's output) is left alone.
 
-Prints ``{"directory", "changed", "replaced", "removed", "kept"}`` as JSON (file names only), or
+Prints ``{"directory", "changed", "replaced", "removed", "kept", "summary"}`` as JSON (file names, kinds
+and object names only; ``summary`` is the lines the playbook shows), or
 ``{"error": "..."}`` with exit status 1.
 """
 
@@ -150,15 +152,50 @@ def write(root, namespace, name, entries):
     return result
 
 
+def name_files(objects):
+    """``[{"file": "NN-<kind>-<name>.yaml", "object"}]`` in the given (apply) order; NN is 1-based,
+    zero-padded to at least two digits."""
+    width = max(2, len(str(len(objects))))
+    entries = []
+    for index, obj in enumerate(objects, 1):
+        if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
+            raise Refused("refusing to write object %d: not a Kubernetes object" % index)
+        fname = "%0*d-%s-%s.yaml" % (width, index, str(obj.get("kind") or "").lower(), obj["metadata"].get("name") or "")
+        entries.append({"file": fname, "object": obj})
+    return entries
+
+
+REASONS = (("replaced", "our earlier file, new content"), ("removed", "our file of an object no longer rendered"),
+           ("kept", "no longer rendered, but edited since we wrote it"))
+
+
+def summary(entries, namespace, name, result):
+    """The lines the playbook shows: a count, a KIND/NAME/NAMESPACE table, what was replaced,
+    removed or kept. Names only, never a value."""
+    rows = [("KIND", "NAME", "NAMESPACE")] + [
+        (e["object"].get("kind") or "", e["object"]["metadata"].get("name") or "", e["object"]["metadata"].get("namespace") or "-")
+        for e in entries]
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    lines = ["%d objects of %s/%s in %s" % (len(entries), namespace, name, result["directory"])]
+    lines += ["%-*s  %-*s  %s" % (w0, r[0], w1, r[1], r[2]) for r in rows]
+    for what, reason in REASONS:
+        if result[what]:
+            lines.append("%s (%s): %s" % (what, reason, ", ".join(result[what])))
+    return lines
+
+
 def main():
     if len(sys.argv) != 4:
         raise SystemExit("usage: write_objects.py OUTPUT_DIR NAMESPACE NAME < payload")
     payload = json.loads(base64.b64decode(sys.stdin.read()))
     try:
-        result = write(sys.argv[1], sys.argv[2], sys.argv[3], payload["files"])
+        entries = payload["files"] if "files" in payload else name_files(payload["objects"])
+        result = write(sys.argv[1], sys.argv[2], sys.argv[3], entries)
     except Refused as exc:
         json.dump({"error": str(exc)}, sys.stdout)
         sys.exit(1)
+    result["summary"] = summary(entries, sys.argv[2], sys.argv[3], result)
     json.dump(result, sys.stdout)
 
 
