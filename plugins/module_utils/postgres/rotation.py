@@ -123,6 +123,23 @@ def _on_off(value, field):
     raise RotationError(field, "%r is neither on nor off" % (value,), 'write "on" or "off"')
 
 
+MAX_DAYS = 36500  # a hundred years: beyond that a date overflows, and no one means it
+
+
+def _days(config, key, default):
+    """A whole number of days from the operator configuration (a caller may pass it untyped)."""
+    value = config.get(key)
+    if value in (None, ""):
+        return default
+    if isinstance(value, bool):
+        value = "%s" % value
+    text = str(value).strip()
+    if not text.lstrip("-").isdigit() or len(text) > 6 or int(text) > MAX_DAYS:
+        raise RotationError("config.%s" % key, "%r is not a whole number of days up to %d" % (text[:40], MAX_DAYS),
+                            "give a number of days, for example %d" % default)
+    return int(text)
+
+
 def policy_from(config, spec, annotations=None):
     """The rotation policy of one cluster from the operator configuration (flat, typed), the
     manifest ``spec`` and the annotations of the ``postgresql`` object. Raises ``RotationError``."""
@@ -134,11 +151,11 @@ def policy_from(config, spec, annotations=None):
     cluster_switch = None
     if switch not in (None, ""):
         cluster_switch = _on_off(switch, "metadata.annotations.%s" % ANNOTATION_SWITCH)
-    interval = int(config.get("password_rotation_interval") or 90)
+    interval = _days(config, "password_rotation_interval", 90)
     if interval < 1:
         raise RotationError("config.password_rotation_interval", "must be at least 1 day, got %d" % interval,
                             "give a number of days, 1 or more")
-    retention = max(int(config.get("password_rotation_user_retention") or 180), 2 * interval)
+    retention = max(_days(config, "password_rotation_user_retention", 180), 2 * interval)
     grace = DEFAULT_GRACE
     if annotations.get(ANNOTATION_GRACE) not in (None, ""):
         try:

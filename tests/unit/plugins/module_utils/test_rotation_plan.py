@@ -201,3 +201,12 @@ def test_secrets_from_objects_and_patch_round_trip():
     found = rotation.secrets_from_objects([role("app"), role("x")], [patch, broken, "junk"])
     assert found["app"]["username"] == "app261203" and found["x"] == {}
     assert base64.b64decode(patch["data"]["password"]) == b"p"
+
+
+@pytest.mark.parametrize("key", ["password_rotation_interval", "password_rotation_user_retention"])
+@pytest.mark.parametrize("value", ["abc", "1.5", True, "9" * 40, "36501"])
+def test_a_day_count_that_is_no_whole_number_is_refused_by_name(key, value):
+    with pytest.raises(rotation.RotationError) as err:
+        rotation.policy_from({key: value}, {})
+    assert ("config.%s" % key) in str(err.value) and "whole number of days" in str(err.value)
+    assert len(str(err.value)) < 200
