@@ -35,6 +35,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.model import door
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import names as pgnames
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import owners as pgowners
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import secrets as pgsecrets
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import services as pgservices
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import users as pgusers
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import (
     DBNAME_RE,
@@ -272,6 +273,8 @@ def build_model_without_credentials(cr, config=None):
         "names": object_names,
         "owner_references": pgowners.owner_references(name, metadata.get("uid"), cfg),
         "dcs": dcs,
+        "services": pgservices.services(name, namespace, team, spec, cfg, labels, annotations["inherited"], dcs,
+                                        object_names["pooler"]),
         "standby": standby,
         "maintenance_windows": windows,
         "pooler": pooler or _pooler_disabled(spec, cfg, name),
