@@ -16,26 +16,21 @@ ANSIBLE_WHEEL_VERSION="12.3.0"
 PATRONI_PKGS="patroni[etcd3]==4.1.5 psycopg[binary]==3.3.9"
 
 # --- Debian packages -------------------------------------------------------------------------
-need_apt=()
-for pkg in postgresql-15 postgresql-contrib postgresql-15-partman etcd-server python3-venv shellcheck locales; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
-done
-if [ "${#need_apt[@]}" -gt 0 ]; then
-  log "apt-get install ${need_apt[*]}"
+apt_need() {  # apt_need WHY PKG...: install the packages not installed yet
+  local why="$1" missing=() pkg
+  shift
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  log "apt-get install ${missing[*]}${why:+ ($why)}"
   as_root apt-get update -qq
   # A system etcd (systemd) must not grab 2379/2380; our clusters use their own ports anyway.
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+apt_need "" postgresql-15 postgresql-contrib postgresql-15-partman etcd-server python3-venv shellcheck locales
 # --- the web console's browser tests (ui/): Debian's chromium and its driver ------------------
-need_ui=()
-for pkg in chromium chromium-driver; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need_ui+=("$pkg")
-done
-if [ "${#need_ui[@]}" -gt 0 ]; then
-  log "apt-get install ${need_ui[*]} (web console browser tests)"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_ui[@]}" >/dev/null
-fi
+apt_need "web console browser tests" chromium chromium-driver
 # The reference manifests ask initdb for en_US.UTF-8: generate it so the local target uses it as written.
 if ! locale -a 2>/dev/null | grep -qi '^en_US\.utf-\?8$'; then
   log "generating the en_US.UTF-8 locale"
