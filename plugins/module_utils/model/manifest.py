@@ -34,6 +34,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import Man
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import door, opconfig, validate
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import names as pgnames
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import owners as pgowners
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import pods as pgpods
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import secrets as pgsecrets
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import services as pgservices
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import users as pgusers
@@ -254,6 +255,8 @@ def build_model_without_credentials(cr, config=None):
     spec["preparedDatabases"] = dict((db["name"], pgusers.prepared_spec(db)) for db in prepared)
     object_names = pgnames.object_names(name, cfg)
     dcs = "etcd" if cfg["etcd_host"] else ("configmaps" if cfg["kubernetes_use_configmaps"] else "endpoints")
+    pooler = pooler or _pooler_disabled(spec, cfg, name)
+    pooler["security_context"] = pgpods.pooler_security_context(spec, cfg)
 
     return {
         "name": name,
@@ -277,10 +280,12 @@ def build_model_without_credentials(cr, config=None):
                                         object_names["pooler"]),
         "standby": standby,
         "maintenance_windows": windows,
-        "pooler": pooler or _pooler_disabled(spec, cfg, name),
+        "pod": pgpods.spilo_pod(spec, cfg),
+        "pooler": pooler,
         "logical_backup": logical_backup,
         "logical_backup_schedule": schedule,
         "logical_backup_resources": logical_backup_resources,
+        "logical_backup_pod": pgpods.logical_backup_pod(name, cfg, spec),
         "tls": tls,
         "clone": clone,
         "roles": roles,

@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgfleet maintainers
+# Apache License 2.0 (see LICENSE)
+"""model["pod"], model["pooler"]["security_context"], model["logical_backup_pod"]: decided once in model/pods.py."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import manifest as m
+
+CR = {"apiVersion": "acid.zalan.do/v1", "kind": "postgresql",
+      "metadata": {"name": "acid-test", "namespace": "prod"},
+      "spec": {"teamId": "acid", "numberOfInstances": 2, "volume": {"size": "1Gi"}, "postgresql": {"version": "18"}}}
+
+
+def _model(config=None, **spec):
+    cr = copy.deepcopy(CR)
+    cr["spec"].update(spec)
+    return m.build_model_without_credentials(cr, config or {})
+
+
+def test_defaults():
+    model = _model()
+    pod = model["pod"]
+    assert pod["image"] == model["config"]["docker_image"]
+    assert pod["security_context"] == {} and pod["priority_class_name"] is None
+    assert pod["scheduler_name"] == "default-scheduler" and pod["pod_management_policy"] == "OrderedReady"
+    assert pod["pvc_retention_policy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    assert pod["postgres_security_context"] == {"allowPrivilegeEscalation": True, "privileged": False, "readOnlyRootFilesystem": False}
+    assert pod["volume_claim_spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+                                        "volumeMode": "Filesystem"}
+    assert model["pooler"]["security_context"] == {"runAsUser": 100, "runAsGroup": 101}
+    assert model["logical_backup_pod"]["image"] == model["config"]["logical_backup_docker_image"]
+
+
+def test_manifest_wins_over_the_operator_config_even_with_zero():
+    config = {"spilo_runasuser": "101", "spilo_runasgroup": "103", "spilo_fsgroup": "103",
+              "pod_priority_class_name": "config-priority", "docker_image": "example.org/spilo:1"}
+    pod = _model(config)["pod"]
+    assert pod["security_context"] == {"runAsUser": 101, "runAsGroup": 103, "fsGroup": 103}
+    assert pod["priority_class_name"] == "config-priority" and pod["image"] == "example.org/spilo:1"
+    model = _model(config, spiloRunAsUser=0, spiloFSGroup=0, podPriorityClassName="own", dockerImage="example.org/own:2",
+                   schedulerName="custom")
+    assert model["pod"]["security_context"] == {"runAsUser": 0, "runAsGroup": 103, "fsGroup": 0}
+    assert model["pod"]["priority_class_name"] == "own" and model["pod"]["image"] == "example.org/own:2"
+    assert model["pod"]["scheduler_name"] == "custom"
+    assert model["pooler"]["security_context"] == {"runAsUser": 100, "runAsGroup": 101, "fsGroup": 0}
+    # an empty priority class in the manifest falls back to the operator's
+    assert _model(config, podPriorityClassName="")["pod"]["priority_class_name"] == "config-priority"
+
+
+def test_policies_capabilities_and_claim():
+    config = {"pod_management_policy": "parallel", "persistent_volume_claim_retention_policy": "when_deleted:delete,when_scaled:retain",
+              "additional_pod_capabilities": "sys_nice", "spilo_privileged": "true"}
+    pod = _model(config, volume={"size": "2Gi", "storageClass": "fast", "selector": {"matchLabels": {"tier": "db"}}})["pod"]
+    assert pod["pod_management_policy"] == "Parallel"
+    assert pod["pvc_retention_policy"] == {"whenDeleted": "Delete", "whenScaled": "Retain"}
+    assert pod["postgres_security_context"]["capabilities"] == {"add": ["SYS_NICE"]} and pod["postgres_security_context"]["privileged"]
+    assert list(pod["volume_claim_spec"]) == ["accessModes", "resources", "storageClassName", "volumeMode", "selector"]
+
+
+def test_logical_backup_pod_scheduling():
+    config = {"toleration": "key:db,effect:NoSchedule", "node_readiness_label": "zone:a,status:ready",
+              "image_pull_secrets": "a,b", "additional_secret_mount": "creds", "additional_secret_mount_path": "/meta"}
+    pod = _model(config, imagePullSecrets=[{"name": "b"}, {"name": "c"}])["logical_backup_pod"]
+    assert pod["tolerations"] == [{"key": "db", "effect": "NoSchedule"}]
+    assert pod["image_pull_secrets"] == [{"name": "a"}, {"name": "b"}, {"name": "c"}]
+    assert pod["affinity"]["podAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]["labelSelector"] == \
+        {"matchLabels": {"cluster-name": "acid-test", "application": "spilo-logical-backup"}}
+    assert [e["key"] for e in pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]
+            ["matchExpressions"]] == ["status", "zone"]
+    assert pod["volumes"] == [{"name": "creds", "secret": {"secretName": "creds", "defaultMode": 420}}]
+    assert pod["volume_mounts"] == [{"name": "creds", "mountPath": "/meta"}]
+    spec_tolerations = [{"key": "postgres", "operator": "Exists"}]
+    assert _model(config, tolerations=spec_tolerations)["logical_backup_pod"]["tolerations"] == spec_tolerations
