@@ -15,6 +15,15 @@ ROW_KEYS = ("member", "role", "state", "lag", "timeline", "pending_restart", "pe
             "api_url")
 
 
+def _finished(op, result, job, done):
+    """Log a Patroni operation's warnings and outcome (``done`` % (leader, leader before) when it
+    says nothing); the leader before and after."""
+    for w in op.warnings:
+        job.log("warning: %s" % w)
+    job.log(result.get("msg") or done % (result.get("leader"), result.get("leader_before")))
+    return {"leader": result.get("leader"), "leader_before": result.get("leader_before")}
+
+
 class LocalTarget(object):
     """``roots``: directories holding cluster state dirs (``<root>/<name>/state.json``), or state dirs
     themselves. New clusters go under the first root."""
@@ -132,10 +141,7 @@ class LocalTarget(object):
         op = collection.Switchover(client, log=job.log)
         job.log("switchover of %s%s" % (name, " to %s" % candidate if candidate else ""))
         result = op.run(candidate=candidate or None, timeout=90, candidate_timeout=15)
-        for w in op.warnings:
-            job.log("warning: %s" % w)
-        job.log(result.get("msg") or "leader is now %s (was %s)" % (result.get("leader"), result.get("leader_before")))
-        return {"leader": result.get("leader"), "leader_before": result.get("leader_before")}
+        return _finished(op, result, job, "leader is now %s (was %s)")
 
     def rolling_restart(self, name, job):
         client = self.patroni_client(name)
@@ -149,10 +155,7 @@ class LocalTarget(object):
         job.log("rolling restart of %s: replicas first, the primary last after a switchover" % name)
         result = op.run(force=True, timeout=180, candidate_timeout=30)
         job.set_steps(op.progress)
-        for w in op.warnings:
-            job.log("warning: %s" % w)
-        job.log(result.get("msg") or "done; leader %s (was %s)" % (result.get("leader"), result.get("leader_before")))
-        return {"leader": result.get("leader"), "leader_before": result.get("leader_before")}
+        return _finished(op, result, job, "done; leader %s (was %s)")
 
     def delete(self, name, job):
         lc = self.cluster(name)
