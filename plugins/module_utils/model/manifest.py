@@ -257,6 +257,7 @@ def build_model_without_credentials(cr, config=None):
     dcs = "etcd" if cfg["etcd_host"] else ("configmaps" if cfg["kubernetes_use_configmaps"] else "endpoints")
     pooler = pooler or _pooler_disabled(spec, cfg, name)
     pooler["security_context"] = pgpods.pooler_security_context(spec, cfg)
+    pooler["pods"] = pgpods.pooler_pods(object_names, spec, cfg, labels, pooler, secrets_list, roles, tls)
 
     return {
         "name": name,

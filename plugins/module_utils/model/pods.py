@@ -150,3 +150,113 @@ def logical_backup_pod(name, cfg, spec):
         "volumes": volumes,
         "volume_mounts": mounts,
     }
+
+
+POOLER_APPLICATION = "db-connection-pooler"
+
+
+def _pooler_node_affinity(spec, cfg):
+    """``spec.nodeAffinity`` with the node readiness label: added to every term (``node_readiness_label_merge`` AND),
+    or as a term of its own (OR). The manifest's objects are copied, never changed."""
+    node_affinity = spec.get("nodeAffinity") or {}
+    expressions = _readiness_expressions(cfg)
+    if not expressions:
+        return node_affinity
+    required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    terms = required.get("nodeSelectorTerms") or []
+    if (cfg.get("node_readiness_label_merge") or "OR").upper() == "AND" and terms:
+        merged = []
+        for term in terms:
+            term = dict(term)
+            term["matchExpressions"] = list(term.get("matchExpressions") or []) + expressions
+            merged.append(term)
+        terms = merged
+    else:
+        terms = list(terms) + [{"matchExpressions": expressions}]
+    required = dict(required)
+    required["nodeSelectorTerms"] = terms
+    node_affinity = dict(node_affinity)
+    node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = required
+    return node_affinity
+
+
+def _pooler_affinity(spec, cfg, selector):
+    affinity = {}
+    node_affinity = _pooler_node_affinity(spec, cfg)
+    if node_affinity:
+        affinity["nodeAffinity"] = node_affinity
+    if cfg.get("enable_pod_antiaffinity"):
+        term = {"labelSelector": {"matchLabels": selector},
+                "topologyKey": cfg.get("pod_antiaffinity_topology_key") or "kubernetes.io/hostname"}
+        if cfg.get("pod_antiaffinity_preferred_during_scheduling"):
+            affinity["podAntiAffinity"] = {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "podAffinityTerm": term}]}
+        else:
+            affinity["podAntiAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
+    return affinity
+
+
+def _pooler_tls(tls, auth_secret):
+    """The userlist volume and mount, plus the cluster's TLS secret mounted like in the Spilo pod (docs/design/model.md §6)."""
+    env = []
+    volumes = [{"name": "userlist", "secret": {"secretName": auth_secret, "defaultMode": 420}}]
+    mounts = [{"name": "userlist", "mountPath": "/etc/pgbouncer/userlist.txt", "subPath": "userlist.txt", "readOnly": True}]
+    if tls:
+        cert = tls.get("certificateFile") or "tls.crt"
+        key = tls.get("privateKeyFile") or "tls.key"
+        env.append({"name": "CONNECTION_POOLER_CLIENT_TLS_CRT", "value": cert if cert.startswith("/") else "/tls/" + cert})
+        env.append({"name": "CONNECTION_POOLER_CLIENT_TLS_KEY", "value": key if key.startswith("/") else "/tls/" + key})
+        volumes.append({"name": tls["secretName"], "secret": {"secretName": tls["secretName"], "defaultMode": 416}})
+        mounts.append({"name": tls["secretName"], "mountPath": "/tls"})
+        if tls.get("caFile"):
+            ca_base = "/tlsca/" if tls.get("caSecretName") else "/tls/"
+            ca_file = tls["caFile"]
+            env.append({"name": "CONNECTION_POOLER_CLIENT_CA_FILE", "value": ca_file if ca_file.startswith("/") else ca_base + ca_file})
+            if tls.get("caSecretName"):
+                volumes.append({"name": tls["caSecretName"], "secret": {"secretName": tls["caSecretName"], "defaultMode": 416}})
+                mounts.append({"name": tls["caSecretName"], "mountPath": "/tlsca"})
+    return env, volumes, mounts
+
+
+def pooler_pods(names, spec, cfg, labels, pooler, secrets, roles, tls):
+    """``{role: {...}}`` for each enabled pooler role (master, replica): the Deployment's ``name``, ``labels``,
+    ``selector``, ``replicas``, pgbouncer's pool sizes (``max_db_connections`` divided by the instances, half of it
+    the default pool, a quarter the minimum and reserve pools), ``pghost`` (the Service it connects to), ``user_secret``
+    (the pooler user's credential Secret; absent when there is none, so rendering fails), ``infrastructure_roles``,
+    ``tls_env``, ``volumes``, ``volume_mounts``, ``tolerations``, ``affinity``, ``image_pull_secrets``."""
+    result = {}
+    instances = max(int(pooler["instances"]), 1)
+    max_db_conn = int(pooler["max_db_connections"]) // instances
+    default_size = max_db_conn // 2
+    min_size = default_size // 2
+    user_secret = [s["name"] for s in secrets if s["role"] == pooler["user"]]
+    infrastructure = ",".join(r["name"] for r in roles if r["origin"] == "infrastructure")
+    for role in ("master", "replica"):
+        if not pooler[role]:
+            continue
+        name = pooler["names"][role]
+        selector = dict(labels["selector"])
+        selector.update({"application": POOLER_APPLICATION, "connection-pooler": name})
+        pod_labels = dict(labels["object"])
+        pod_labels.update({"application": POOLER_APPLICATION, "connection-pooler": name, cfg["pod_role_label"]: role})
+        tls_env, volumes, mounts = _pooler_tls(tls, names["pooler_auth_secret"][role])
+        pod = {
+            "name": name,
+            "labels": pod_labels,
+            "selector": selector,
+            "replicas": instances,
+            "max_db_connections": str(max_db_conn),
+            "default_size": str(default_size),
+            "min_size": str(min_size),
+            "pghost": names["service_primary"] if role == "master" else names["service_replica"],
+            "infrastructure_roles": infrastructure,
+            "tls_env": tls_env,
+            "volumes": volumes,
+            "volume_mounts": mounts,
+            "tolerations": pod_tolerations(spec, cfg),
+            "affinity": _pooler_affinity(spec, cfg, selector),
+            "image_pull_secrets": pod_image_pull_secrets(spec, cfg),
+        }
+        if user_secret:
+            pod["user_secret"] = user_secret[0]
+        result[role] = pod
+    return result

@@ -75,3 +75,39 @@ def test_logical_backup_pod_scheduling():
     assert pod["volume_mounts"] == [{"name": "creds", "mountPath": "/meta"}]
     spec_tolerations = [{"key": "postgres", "operator": "Exists"}]
     assert _model(config, tolerations=spec_tolerations)["logical_backup_pod"]["tolerations"] == spec_tolerations
+
+
+def test_pooler_pods_only_for_enabled_roles_with_sizes_and_hosts():
+    model = _model(None, enableConnectionPooler=True, enableReplicaConnectionPooler=False,
+                   connectionPooler={"numberOfInstances": 3, "maxDBConnections": 100})
+    pods = model["pooler"]["pods"]
+    assert list(pods) == ["master"]
+    pod = pods["master"]
+    assert pod["replicas"] == 3 and pod["max_db_connections"] == "33" and pod["default_size"] == "16" and pod["min_size"] == "8"
+    assert pod["pghost"] == "acid-test" and pod["name"] == "acid-test-pooler"
+    assert pod["user_secret"] == "pooler.acid-test.credentials.postgresql.acid.zalan.do"
+    assert pod["selector"] == {"application": "db-connection-pooler", "cluster-name": "acid-test", "connection-pooler": "acid-test-pooler"}
+    assert pod["labels"]["spilo-role"] == "master" and pod["labels"]["team"] == "acid"
+    assert pod["volumes"] == [{"name": "userlist", "secret": {"secretName": "acid-test-pooler-u", "defaultMode": 420}}]
+    assert pod["tls_env"] == [] and pod["affinity"] == {} and pod["infrastructure_roles"] == ""
+    assert _model()["pooler"]["pods"] == {}
+    assert _model(None, enableReplicaConnectionPooler=True)["pooler"]["pods"]["replica"]["pghost"] == "acid-test-repl"
+
+
+def test_pooler_pod_tls_and_readiness_label_merge_leave_the_spec_alone():
+    node_affinity = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "postgres-operator", "operator": "In", "values": ["enabled"]}]}]}}
+    config = {"node_readiness_label": "status:ready", "node_readiness_label_merge": "AND", "enable_pod_antiaffinity": "true"}
+    model = _model(config, enableConnectionPooler=True, nodeAffinity=copy.deepcopy(node_affinity),
+                   tls={"secretName": "pg-tls", "caFile": "ca.crt", "caSecretName": "pg-ca"})
+    pod = model["pooler"]["pods"]["master"]
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert [e["key"] for e in terms[0]["matchExpressions"]] == ["postgres-operator", "status"] and len(terms) == 1
+    assert model["spec"]["nodeAffinity"] == node_affinity  # the merge copied, never changed the manifest's value
+    assert pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]["labelSelector"] == \
+        {"matchLabels": pod["selector"]}
+    assert pod["tls_env"] == [{"name": "CONNECTION_POOLER_CLIENT_TLS_CRT", "value": "/tls/tls.crt"},
+                              {"name": "CONNECTION_POOLER_CLIENT_TLS_KEY", "value": "/tls/tls.key"},
+                              {"name": "CONNECTION_POOLER_CLIENT_CA_FILE", "value": "/tlsca/ca.crt"}]
+    assert [v["name"] for v in pod["volumes"]] == ["userlist", "pg-tls", "pg-ca"]
+    assert [v["mountPath"] for v in pod["volume_mounts"]] == ["/etc/pgbouncer/userlist.txt", "/tls", "/tlsca"]
