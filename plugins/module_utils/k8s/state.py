@@ -29,6 +29,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import st
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import opconfig, spilo
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model_without_credentials
 from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.dynconfig import config_diff
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import rotation
 
 # Kinds listed by the cluster-name label: (apiVersion, kind)
 LISTED = (
@@ -101,10 +102,16 @@ def read_manifest(api, name, namespace):
 def validate(cr, config_raw):
     """(secret-free model or None, invalid dict or None): the model is built here, once per reconcile."""
     try:
-        return build_model_without_credentials(cr, config_raw), None
+        model = build_model_without_credentials(cr, config_raw)
+        # the rotation policy too, so a bad grace period or switch stops the reconcile before it
+        # writes anything (not at the role sync after the objects are applied)
+        rotation.policy_from(model.get("config"), model.get("spec"), model.get("cr_annotations"))
+        return model, None
     except ManifestErrors as exc:
         return None, {"msg": exc.msg, "fields": [e.field for e in exc.errors],
                       "problems": [e.msg for e in exc.errors]}
+    except rotation.RotationError as exc:
+        return None, {"msg": str(exc), "fields": [exc.field], "problems": [str(exc)]}
 
 
 def read_children(api, name, namespace, config):

@@ -13,6 +13,7 @@ import json
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.spilo import spilo_configuration
+from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import rotation
 
 
 def model_from_manifest(cr, operator_config=None, existing_secrets=None):
@@ -20,9 +21,13 @@ def model_from_manifest(cr, operator_config=None, existing_secrets=None):
     (``spilo.spilo_configuration``) of a ``postgresql`` object: the Kubernetes path's rendering.
 
     ``operator_config``: anything ``opconfig.load`` accepts (ConfigMap data, a whole ConfigMap,
-    typed values, None for the defaults). Raises ``ManifestErrors`` listing every problem.
+    typed values, None for the defaults). Raises ``ManifestErrors`` listing every problem, or
+    ``RotationError`` for a rotation setting that cannot be used.
     """
     model = build_model(cr, operator_config, existing_secrets=existing_secrets)
+    # the rotation policy (config and annotations) is checked now, before anything starts, not at
+    # the SQL sync after the cluster is up (raises RotationError naming the field)
+    rotation.policy_from(model.get("config"), model.get("spec"), model.get("cr_annotations"))
     conf = spilo_configuration(model)
     if isinstance(conf, str):
         conf = json.loads(conf)

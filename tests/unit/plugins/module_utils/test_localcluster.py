@@ -367,3 +367,16 @@ def test_extensions_the_local_build_lacks_are_left_out_with_a_warning():
     assert [w.split(":")[0] for w in warnings] == ["spec.preparedDatabases.bar.extensions.pg_partman",
                                                    "spec.preparedDatabases.bar.extensions.pgcrypto"]
     assert sql.available_only(copy.deepcopy(prepared), None) == (prepared, [])  # unknown: nothing dropped
+
+
+@pytest.mark.parametrize("annotations, config, field", [
+    ({"pgfleet.io/password-rotation-grace": "soon"}, None, "metadata.annotations.pgfleet.io/password-rotation-grace"),
+    ({"pgfleet.io/password-rotation": "maybe"}, None, "metadata.annotations.pgfleet.io/password-rotation"),
+    ({}, {"password_rotation_interval": "0"}, "config.password_rotation_interval"),
+])
+def test_a_rotation_setting_that_cannot_be_used_is_refused_before_anything_starts(annotations, config, field):
+    manifest = copy.deepcopy(MANIFEST)
+    manifest["metadata"] = dict(manifest.get("metadata") or {"name": "pgf-unit"}, annotations=annotations)
+    with pytest.raises(ManifestError) as err:
+        lc.model_from_manifest(manifest, config)
+    assert field in str(err.value)
