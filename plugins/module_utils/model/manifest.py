@@ -31,6 +31,7 @@ import copy
 import re
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, ManifestErrors
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import budgets as pgbudgets
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import door, opconfig, validate
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import names as pgnames
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import owners as pgowners
@@ -270,6 +271,7 @@ def build_model_without_credentials(cr, config=None):
         "config": cfg,
         "spec": spec,
         "instances": instances,
+        "pdbs": pgbudgets.disruption_budgets(labels, cfg, instances),
         "pg_version": pg_version,
         "labels": labels,
         "annotations": annotations,

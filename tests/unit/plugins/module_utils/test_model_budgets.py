@@ -1,0 +1,39 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgfleet maintainers
+# Apache License 2.0 (see LICENSE)
+"""model["pdbs"]: the two PodDisruptionBudgets decided once in model/budgets.py (docs/design/model.md §1, §8)."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+import pytest
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import manifest as m
+
+CR = {"apiVersion": "acid.zalan.do/v1", "kind": "postgresql",
+      "metadata": {"name": "acid-test", "namespace": "prod"},
+      "spec": {"teamId": "acid", "numberOfInstances": 3, "volume": {"size": "1Gi"}, "postgresql": {"version": "18"}}}
+SELECTOR = {"application": "spilo", "cluster-name": "acid-test"}
+
+
+def _pdbs(config=None, instances=3):
+    cr = copy.deepcopy(CR)
+    cr["spec"]["numberOfInstances"] = instances
+    return m.build_model_without_credentials(cr, config or {})["pdbs"]
+
+
+def test_budgets_of_a_replicated_cluster():
+    pdbs = _pdbs()
+    assert pdbs["primary"] == {"min_available": 1, "selector": dict(SELECTOR, **{"spilo-role": "master"})}
+    assert pdbs["critical_op"] == {"min_available": 3, "selector": dict(SELECTOR, **{"critical-operation": "true"})}
+
+
+@pytest.mark.parametrize("config, instances", [({}, 1), ({}, 0), ({"enable_pod_disruption_budget": "false"}, 3)])
+def test_budgets_hold_nothing_for_one_pod_or_when_disabled(config, instances):
+    pdbs = _pdbs(config, instances)
+    assert pdbs["primary"]["min_available"] == 0 and pdbs["critical_op"]["min_available"] == 0
+
+
+def test_primary_budget_without_the_master_label_selector():
+    assert _pdbs({"pdb_master_label_selector": "false"})["primary"]["selector"] == SELECTOR
