@@ -23,6 +23,9 @@ CLUSTER_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 CLUSTER_NAME_MAX = 58
 USERNAME_RE = re.compile(r"^[a-z0-9]([-_a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-_a-z0-9]*[a-z0-9])?)*$")
 DBNAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+#: A name Zalando skips (a '-' or a leading digit) but that holds nothing hostile: such an item is
+#: skipped with a warning; anything else that fails DBNAME_RE (quotes, spaces, newlines) is refused.
+SKIPPABLE_NAME_RE = re.compile(r"^[a-zA-Z0-9_][-a-zA-Z0-9_]{0,62}$")
 DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1035_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -101,6 +104,21 @@ class Problems(object):
     def warn(self, message):
         if message not in self.warnings:
             self.warnings.append(message)
+
+    def skip(self, field, problem, fix):
+        """An item Zalando skips: warned with the field and the fix, left out, the rest reconciled."""
+        if len(problem) > PROBLEM_MAX:
+            problem = "%s... (cut, %d characters)" % (problem[:PROBLEM_MAX], len(problem))
+        self.warn("%s: %s; skipped, the rest of the cluster is reconciled (%s)" % (field, problem, fix))
+
+
+def skip_or_refuse(p, field, problem, fix, name):
+    """A database or schema name outside DBNAME_RE: skipped (as Zalando does) when it only has a '-'
+    or a leading digit, refused when it holds anything else (quotes, spaces, control characters)."""
+    if SKIPPABLE_NAME_RE.match(name):
+        p.skip(field, problem, fix)
+    else:
+        p.error(field, problem, fix)
 
 
 def is_int(value):

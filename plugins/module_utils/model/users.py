@@ -23,6 +23,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common impo
     DNS1123_LABEL_RE,
     DNS1123_SUBDOMAIN_RE,
     ident_ok,
+    skip_or_refuse,
 )
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.names import pooler_name
 
@@ -57,8 +58,7 @@ def prepared_databases(spec, cfg, cluster_name, p):
         db = str(raw_db)
         field = "spec.preparedDatabases.%s" % db
         if not DBNAME_RE.match(db):
-            p.error(field, "%r is not a valid database name (Zalando would skip it silently; we refuse it)" % db,
-                    "use letters, digits and '_', not starting with a digit")
+            skip_or_refuse(p, field, "%r is not a valid database name" % db, "use letters, digits and '_', not starting with a digit", db)
             continue
         if pgroles.reserved_database_problem(db):
             p.error(field, pgroles.reserved_database_problem(db), "use another database name")
@@ -86,9 +86,11 @@ def prepared_databases(spec, cfg, cluster_name, p):
                 p.error(efield, "%r is not a valid extension name" % ext, "use the name as in CREATE EXTENSION")
                 continue
             ident_ok(ext, efield, p, "extension name")
-            if not isinstance(schema, str) or not DBNAME_RE.match(schema):
-                p.error(efield, "schema %r is not a valid schema name (Zalando would skip it silently; we refuse it)" % (schema,),
-                        "use letters, digits and '_', e.g. public")
+            if not isinstance(schema, str):
+                p.error(efield, "schema %r is not a schema name" % (schema,), "write the schema as text, e.g. public")
+                continue
+            if not DBNAME_RE.match(schema):
+                skip_or_refuse(p, efield, "schema %r is not a valid schema name" % (schema,), "use letters, digits and '_', e.g. public", schema)
                 continue
             ident_ok(schema, efield, p, "schema name")
             ext_out[ext] = schema
@@ -103,8 +105,7 @@ def prepared_databases(spec, cfg, cluster_name, p):
             schema = str(raw_schema)
             sfield = "%s.schemas.%s" % (field, schema)
             if not DBNAME_RE.match(schema):
-                p.error(sfield, "%r is not a valid schema name (Zalando would skip it silently; we refuse it)" % schema,
-                        "use letters, digits and '_', not starting with a digit")
+                skip_or_refuse(p, sfield, "%r is not a valid schema name" % schema, "use letters, digits and '_', not starting with a digit", schema)
                 continue
             if sconf is None:
                 sconf = {}

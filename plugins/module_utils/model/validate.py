@@ -38,6 +38,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common impo
     Problems,
     ident_ok,
     is_int,
+    skip_or_refuse,
     str_map,
     unset_quantity,
 )
@@ -235,6 +236,7 @@ def check_additional_volumes(spec, p):
     containers = set(spec.pop("_container_names", ["postgres"]))
     seen_names = {}
     seen_paths = {}
+    skipped = []
     for i, vol in enumerate(spec["additionalVolumes"]):
         field = "spec.additionalVolumes[%d]" % i
         if not isinstance(vol, dict):
@@ -255,10 +257,12 @@ def check_additional_volumes(spec, p):
         if not isinstance(path, str) or not path:
             p.error(field + ".mountPath", "is required", "add mountPath: /some/dir")
         elif path.rstrip("/") == PGDATA_MOUNT:
-            p.error(field + ".mountPath", "%s is the data volume's mount path" % PGDATA_MOUNT, "mount the volume elsewhere (Zalando skips it)")
+            p.skip(field, "its mountPath %s is the data volume's mount path" % PGDATA_MOUNT, "mount the volume elsewhere")
+            skipped.append(i)
         elif path in seen_paths:
-            p.error(field + ".mountPath", "%s is already mounted by spec.additionalVolumes[%d]" % (path, seen_paths[path]),
-                    "use a different mountPath (Zalando skips the second volume)")
+            p.skip(field, "its mountPath %s is already mounted by spec.additionalVolumes[%d]" % (path, seen_paths[path]),
+                   "use a different mountPath")
+            skipped.append(i)
         else:
             seen_paths[path] = i
         if not isinstance(vol.get("volumeSource"), dict) or not vol.get("volumeSource"):
@@ -276,6 +280,8 @@ def check_additional_volumes(spec, p):
                 p.warn("%s.targetContainers: there is no container named %r; the volume is not mounted there" % (field, t))
         if vol.get("subPath") is not None and not isinstance(vol.get("subPath"), str):
             p.error(field + ".subPath", "must be a string", "quote the value")
+    if skipped:
+        spec["additionalVolumes"] = [v for i, v in enumerate(spec["additionalVolumes"]) if i not in skipped]
 
 
 def check_source_ranges(spec, p):
@@ -309,8 +315,12 @@ def check_misc(spec, p):
             p.error("spec.%s" % key, "%r must be true or false" % (val,), "write true or false without quotes")
     for key in ("masterNodePort", "replicaNodePort"):
         val = spec.get(key)
-        if val is not None and (not is_int(val) or not (val == 0 or 30000 <= val <= 32767)):
+        if val is not None and not is_int(val):
             p.error("spec.%s" % key, "%r is not a node port" % (val,), "use 0 (let Kubernetes pick) or a port in 30000-32767")
+        elif val is not None and not (val == 0 or 30000 <= val <= 32767):
+            p.skip("spec.%s" % key, "%d is outside the node port range 30000-32767" % val,
+                   "use 0 (let Kubernetes pick) or a port in 30000-32767; Kubernetes picks one meanwhile")
+            spec[key] = None
     for key in ("nodeAffinity", "livenessProbe"):
         val = spec.get(key)
         if val is not None and not isinstance(val, dict):
@@ -531,8 +541,7 @@ def check_databases(spec, p):
         db = str(raw_db)
         field = "spec.databases.%s" % db
         if not DBNAME_RE.match(db):
-            p.error(field, "%r is not a valid database name (Zalando would skip it silently; we refuse it)" % db,
-                    "use letters, digits and '_', not starting with a digit")
+            skip_or_refuse(p, field, "%r is not a valid database name" % db, "use letters, digits and '_', not starting with a digit", db)
             continue
         if not ident_ok(db, field, p, "database name"):
             continue

@@ -6,7 +6,7 @@ import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestErrors, PgfleetError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model
 from hostile_bounded import bounded
-from hostile_corpus import BASE, CASES, manifest
+from hostile_corpus import BASE, CASES, SKIPPED, manifest
 
 MAX_MESSAGE = 4000
 
@@ -41,3 +41,10 @@ def test_refused_naming_the_field_and_the_fix(change, field):
     assert len(answer["msg"]) < MAX_MESSAGE, answer["msg"][:300]
     for word in ("Traceback", "AnsibleUnsafe", "object at 0x"):
         assert word not in answer["msg"]
+
+
+@pytest.mark.parametrize("change, field", [(c[1], c[2]) for c in SKIPPED], ids=[c[0] for c in SKIPPED])
+def test_skipped_with_a_warning_naming_the_field(change, field):
+    answer = bounded(_refusal, manifest(change))
+    assert not answer["refused"], answer.get("msg")
+    assert [w for w in answer["warnings"] if w.startswith(field + ":") and "skipped" in w], answer["warnings"]

@@ -767,13 +767,8 @@ INVALID = [
     ("user-too-long", minimal(users={LONG: []}), None, "spec.users." + LONG),
     ("user-login-nologin", minimal(users={"foo": ["LOGIN", "NOLOGIN"]}), None, "spec.users.foo"),
     ("user-unknown-flag", minimal(users={"foo": ["superduper"]}), None, "spec.users.foo[0]"),
-    ("database-name", minimal(databases={"foo-bar": "zalando"}), None, "spec.databases.foo-bar"),
-    ("database-digit", minimal(databases={"1db": "zalando"}), None, "spec.databases.1db"),
     ("database-too-long", minimal(databases={"d" * 64: "zalando"}), None, "spec.databases." + "d" * 64),
     ("database-owner", minimal(databases={"foo": ["a"]}), None, "spec.databases.foo"),
-    ("prepared-db-name", minimal(preparedDatabases={"foo-bar": {}}), None, "spec.preparedDatabases.foo-bar"),
-    ("prepared-schema-name", minimal(preparedDatabases={"foo": {"schemas": {"my-schema": {}}}}), None,
-     "spec.preparedDatabases.foo.schemas.my-schema"),
     ("prepared-extension-schema", minimal(preparedDatabases={"foo": {"extensions": {"pgcrypto": "pub lic"}}}), None,
      "spec.preparedDatabases.foo.extensions.pgcrypto"),
     ("prepared-generated-role-too-long", minimal(preparedDatabases={"d" * 40: {"schemas": {"s" * 20: {"defaultUsers": True}}}}),
@@ -814,11 +809,6 @@ INVALID = [
     ("volume-no-source", minimal(additionalVolumes=[{"name": "v", "mountPath": "/v"}]), None, "spec.additionalVolumes[0].volumeSource"),
     ("volume-no-name", minimal(additionalVolumes=[{"mountPath": "/v", "volumeSource": {"emptyDir": {}}}]), None,
      "spec.additionalVolumes[0].name"),
-    ("volume-pgdata-path", minimal(additionalVolumes=[{"name": "v", "mountPath": "/home/postgres/pgdata", "volumeSource": {"emptyDir": {}}}]),
-     None, "spec.additionalVolumes[0].mountPath"),
-    ("volume-repeated-path", minimal(additionalVolumes=[{"name": "a", "mountPath": "/v", "volumeSource": {"emptyDir": {}}},
-                                                        {"name": "b", "mountPath": "/v", "volumeSource": {"emptyDir": {}}}]),
-     None, "spec.additionalVolumes[1].mountPath"),
     ("volume-all-mixed", minimal(additionalVolumes=[{"name": "v", "mountPath": "/v", "targetContainers": ["all", "postgres"],
                                                      "volumeSource": {"emptyDir": {}}}]), None, "spec.additionalVolumes[0].targetContainers"),
     ("volume-reserved-name", minimal(additionalVolumes=[{"name": "dshm", "mountPath": "/v", "volumeSource": {"emptyDir": {}}}]), None,
@@ -867,7 +857,6 @@ INVALID = [
      None, "spec.additionalVolumes[1].name"),
     ("volume-targets-type", minimal(additionalVolumes=[{"name": "a", "mountPath": "/a", "targetContainers": "all",
                                                         "volumeSource": {"emptyDir": {}}}]), None, "spec.additionalVolumes[0].targetContainers"),
-    ("node-port", minimal(masterNodePort=80), None, "spec.masterNodePort"),
     ("docker-image-type", minimal(dockerImage=["x"]), None, "spec.dockerImage"),
     ("prepared-secret-namespace", minimal(preparedDatabases={"foo": {"secretNamespace": "Bad_NS"}}), None,
      "spec.preparedDatabases.foo.secretNamespace"),
@@ -894,12 +883,50 @@ def test_invalid_manifests_name_the_field(cr, config, field):
     assert error.fix, "every error says how to fix it"
 
 
+#: Items Zalando skips: the cluster is reconciled without them and a warning names the field and
+#: the fix (id, manifest, field the warning names, what must be absent from the model).
+SKIPPED = [
+    ("database-name", minimal(databases={"foo-bar": "zalando"}), "spec.databases.foo-bar",
+     lambda m: "foo-bar" not in m["databases"]),
+    ("database-digit", minimal(databases={"1db": "zalando"}), "spec.databases.1db", lambda m: "1db" not in m["databases"]),
+    ("prepared-db-name", minimal(preparedDatabases={"foo-bar": {}}), "spec.preparedDatabases.foo-bar",
+     lambda m: "foo-bar" not in [d["name"] for d in m["prepared_databases"]]),
+    ("prepared-schema-name", minimal(preparedDatabases={"foo": {"schemas": {"my-schema": {}, "ok": {}}}}),
+     "spec.preparedDatabases.foo.schemas.my-schema",
+     lambda m: [s["name"] for d in m["prepared_databases"] for s in d["schemas"]] == ["ok"]),
+    ("prepared-extension-schema", minimal(preparedDatabases={"foo": {"extensions": {"pgcrypto": "my-schema"}}}),
+     "spec.preparedDatabases.foo.extensions.pgcrypto", lambda m: m["prepared_databases"][0]["extensions"] == {}),
+    ("volume-pgdata-path", minimal(additionalVolumes=[{"name": "v", "mountPath": "/home/postgres/pgdata", "volumeSource": {"emptyDir": {}}}]),
+     "spec.additionalVolumes[0]", lambda m: m["spec"]["additionalVolumes"] == []),
+    ("volume-repeated-path", minimal(additionalVolumes=[{"name": "a", "mountPath": "/v", "volumeSource": {"emptyDir": {}}},
+                                                        {"name": "b", "mountPath": "/v", "volumeSource": {"emptyDir": {}}}]),
+     "spec.additionalVolumes[1]", lambda m: [v["name"] for v in m["spec"]["additionalVolumes"]] == ["a"]),
+    ("node-port", minimal(masterNodePort=80, enableMasterNodePort=True), "spec.masterNodePort",
+     lambda m: m["spec"].get("masterNodePort") is None),
+]
+
+
+@pytest.mark.parametrize("cr,field,absent", [row[1:] for row in SKIPPED], ids=[row[0] for row in SKIPPED])
+def test_items_zalando_skips_are_skipped_with_a_warning(cr, field, absent):
+    model = build(cr)
+    warned = [w for w in model["warnings"] if w.startswith(field + ":")]
+    assert warned and "skipped" in warned[0] and "; " in warned[0], model["warnings"]
+    assert absent(model)
+
+
+def test_a_hostile_name_is_still_refused_not_skipped():
+    for cr, field in ((minimal(databases={"foo\nbar": "zalando"}), "spec.databases.foo\nbar"),
+                      (minimal(preparedDatabases={"foo": {"schemas": {"a'; DROP": {}}}}),
+                       "spec.preparedDatabases.foo.schemas.a'; DROP")):
+        assert field in errors_of(cr, None).context["fields"]
+
+
 def test_all_problems_are_reported_at_once():
     cr = _named("Bad_Name", numberOfInstances=-3, users={"Foo": [], "bar": ["login", "nologin"]},
-                databases={"x-y": "bar"}, maintenanceWindows=["25:00-26:00"], postgresql={"version": "9"})
+                databases={"x y": "bar"}, maintenanceWindows=["25:00-26:00"], postgresql={"version": "9"})
     err = errors_of(cr, {"workers": "many"})
     assert set(err.context["fields"]) >= {"metadata.name", "spec.numberOfInstances", "spec.users.Foo", "spec.users.bar",
-                                          "spec.databases.x-y", "spec.maintenanceWindows[0]", "spec.postgresql.version",
+                                          "spec.databases.x y", "spec.maintenanceWindows[0]", "spec.postgresql.version",
                                           "config.workers"}
     assert err.msg.startswith("invalid postgresql manifest (")
 
