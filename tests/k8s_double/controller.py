@@ -21,6 +21,7 @@ import hashlib
 import heapq
 import itertools
 import json
+import re
 import threading
 import time
 
@@ -408,9 +409,28 @@ class FakePatroni(object):
             st = self.clusters.get((ns, scope))
             if st is None:
                 st = {"config": self._bootstrap_config(pod) if pod else {}, "pending": set(),
-                      "restarts": [], "switchovers": [], "timeline": 1}
+                      "restarts": [], "switchovers": [], "timeline": 1,
+                      "server_version": self._bootstrap_version(pod)}
                 self.clusters[(ns, scope)] = st
             return st
+
+    def _bootstrap_version(self, pod):
+        """The major the first member bootstraps (``server_version``): Spilo's PGVERSION, else the major
+        in ``postgresql.bin_dir`` of SPILO_CONFIGURATION, else 15. A later PGVERSION change keeps it: Spilo
+        goes on running the major of the data directory until the in-place upgrade (execs.py)."""
+        major = self._env(pod, "PGVERSION") if pod else None
+        if not (major and str(major).isdigit()):
+            raw = self._env(pod, "SPILO_CONFIGURATION") if pod else None
+            found = re.search(r"/postgresql/(\d+)/bin", raw or "")
+            major = found.group(1) if found else None
+        return int(major) * 10000 if major and str(major).isdigit() else 150000
+
+    def set_server_version(self, ns, pod, version):
+        """What a finished in-place upgrade leaves: every member of ``pod``'s cluster runs ``version``."""
+        st = self._state(ns, self._scope(pod), pod)
+        with self.lock:
+            st["server_version"] = int(version)
+            st.setdefault("upgrades", []).append(int(version))
 
     def _bootstrap_config(self, pod):
         raw = self._env(pod, "SPILO_CONFIGURATION")
@@ -571,7 +591,7 @@ class FakePatroni(object):
         role = self._role(pod)
         name = pod["metadata"]["name"]
         out = {"state": "running", "role": "primary" if role == "master" else "replica",
-               "server_version": 150000, "timeline": st["timeline"],
+               "server_version": st.get("server_version", 150000), "timeline": st["timeline"],
                "patroni": {"version": "4.1.5", "scope": self._scope(pod), "name": name},
                "database_system_identifier": "7000000000000000000",
                "postmaster_start_time": "2026-01-01 00:00:00+00:00"}

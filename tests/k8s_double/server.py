@@ -13,7 +13,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import patching
+from . import execs, patching
 from .controller import Controllers
 from .resources import Registry
 from .store import ApiError, Store
@@ -26,7 +26,8 @@ class RequestRecord(dict):
 
     @property
     def is_write(self):
-        return self["method"] in WRITE_METHODS and not self["dry_run"] and not self.get("proxy")
+        return (self["method"] in WRITE_METHODS and not self["dry_run"] and not self.get("proxy")
+                and not self.get("exec"))
 
 
 class _Server(ThreadingHTTPServer):
@@ -51,6 +52,7 @@ class KubeDouble(object):
         self._httpd = None
         self._thread = None
         self.fail_next = []   # [(method, path-substring, code)] injected failures, consumed in order
+        self.execs = execs.Execs(self)  # pods/exec: handlers the tests register (execs.py)
 
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self):
@@ -195,6 +197,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method):
         parsed = urllib.parse.urlsplit(self.path)
+        parts = [urllib.parse.unquote(p) for p in parsed.path.strip("/").split("/")]
+        if method in ("GET", "POST") and len(parts) == 7 and parts[:3] == ["api", "v1", "namespaces"] \
+                and parts[4] == "pods" and parts[6] == "exec":
+            return self._exec(method, parsed, parts[3], parts[5])
         query = dict(urllib.parse.parse_qsl(parsed.query, keep_blank_values=True))
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -223,6 +229,24 @@ class _Handler(BaseHTTPRequestHandler):
         with d._req_lock:
             d.requests.append(rec)
         self._send(code, body, extra)
+
+    def _exec(self, method, parsed, ns, pod):
+        """pods/exec: a WebSocket served by execs.py; an error before the upgrade is a plain answer."""
+        query = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
+        rec = RequestRecord(method=method, path=parsed.path, query=query, content_type="", dry_run=False,
+                            user_agent=self.headers.get("User-Agent", ""), status=None, mutated=False,
+                            time=time.time(), resource="v1/pods", proxy=False, exec=True)
+        d = self.double
+        try:
+            answer = execs.serve(self, method, ns, pod, query, rec)
+        except ApiError as exc:
+            answer = (exc.code, exc.status())
+        if answer is not None:
+            rec["status"] = answer[0]
+        with d._req_lock:
+            d.requests.append(rec)
+        if answer is not None:
+            self._send(answer[0], answer[1], {})
 
     def _send(self, code, body, extra):
         if isinstance(body, (dict, list)):
