@@ -538,10 +538,17 @@ def _sidecars(model, warnings):
         _value("POSTGRES_USER", superuser),
         _secret_ref("POSTGRES_PASSWORD", _credential_secret(model, superuser), "password"),
     ]
+    # As Zalando: these four come first and win; a sidecar's own variable of the same name is dropped.
+    ours = set(v["name"] for v in injected)
     for container in merged:
-        present = set(str(v.get("name", "")).lower() for v in container.get("env") or [])
-        missing = [copy.deepcopy(v) for v in injected if v["name"].lower() not in present]
-        container["env"] = list(container.get("env") or []) + missing
+        own = list(container.get("env") or [])
+        for var in own:
+            if isinstance(var, dict) and var.get("name") in ours:
+                warnings.append("sidecar %r: its env %s is replaced by the operator's (POD_NAME, POD_NAMESPACE, "
+                                "POSTGRES_USER and POSTGRES_PASSWORD are always set for sidecars)"
+                                % (container.get("name"), var["name"]))
+        container["env"] = [copy.deepcopy(v) for v in injected] + [
+            v for v in own if not (isinstance(v, dict) and v.get("name") in ours)]
         container["volumeMounts"] = list(container.get("volumeMounts") or []) + [_pgdata_mount(model)]
     return merged
 

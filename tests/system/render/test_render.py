@@ -256,7 +256,9 @@ def test_sidecars(render_case):
     assert env["POSTGRES_USER"] == "postgres"
     assert env["POD_NAME"] == {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}
     assert env["POSTGRES_PASSWORD"]["secretKeyRef"]["name"] == "postgres.acid-sidecars.credentials.postgresql.acid.zalan.do"
-    assert r.env("exporter")["POSTGRES_USER"] == "monitor"  # a sidecar's own value wins
+    # as Zalando: the operator's POD_NAME, POD_NAMESPACE, POSTGRES_USER, POSTGRES_PASSWORD come first and win
+    assert r.env("exporter")["POSTGRES_USER"] == "postgres"
+    assert [e["name"] for e in r.container("exporter")["env"]][:4] == ["POD_NAME", "POD_NAMESPACE", "POSTGRES_USER", "POSTGRES_PASSWORD"]
     # defaults filled in, limit raised to the request
     expected = {"requests": {"cpu": "100m", "memory": "600Mi"}, "limits": {"cpu": "1", "memory": "600Mi"}}
     assert r.container("exporter")["resources"] == expected

@@ -342,15 +342,18 @@ def mounts(container):
 
 
 def test_sidecars_merge_order_and_injection():
-    m = model({"sidecars": [{"name": "exporter", "image": "exp:1", "env": [{"name": "POSTGRES_USER", "value": "mon"}]}]},
+    m = model({"sidecars": [{"name": "exporter", "image": "exp:1", "env": [{"name": "POSTGRES_USER", "value": "mon"},
+                                                                         {"name": "DATA_SOURCE_URI", "value": "x"}]}]},
               {"sidecars": [{"name": "exporter", "image": "ignored"}, {"name": "global", "image": "g:1"}],
                "sidecar_docker_images": {"zz": "z:1", "aa": "a:1"}})
     parts = spilo.pod_parts(m)
     assert [c["name"] for c in parts["sidecars"]] == ["exporter", "global", "aa", "zz"]
     exporter = parts["sidecars"][0]
     assert exporter["image"] == "exp:1" and exporter["imagePullPolicy"] == "IfNotPresent"
-    assert names(exporter["env"]) == ["POSTGRES_USER", "POD_NAME", "POD_NAMESPACE", "POSTGRES_PASSWORD"]
-    assert values(exporter["env"])["POSTGRES_USER"] == "mon"
+    # as Zalando: the operator's four variables first, and they win over the sidecar's own
+    assert names(exporter["env"]) == ["POD_NAME", "POD_NAMESPACE", "POSTGRES_USER", "POSTGRES_PASSWORD", "DATA_SOURCE_URI"]
+    assert values(exporter["env"])["POSTGRES_USER"] == "postgres"
+    assert any("exporter" in w and "POSTGRES_USER is replaced" in w for w in parts["warnings"])
     assert exporter["resources"] == {"requests": {"cpu": "100m", "memory": "100Mi"}, "limits": {"cpu": "1", "memory": "500Mi"}}
     assert any("overridden" in w for w in parts["warnings"])
     for sidecar in parts["sidecars"]:
