@@ -288,7 +288,7 @@ def build_model_without_credentials(cr, config=None):
         "logical_backup": logical_backup,
         "logical_backup_schedule": schedule,
         "logical_backup_resources": logical_backup_resources,
-        "logical_backup_pod": pgpods.logical_backup_pod(name, cfg, spec),
+        "logical_backup_pod": pgpods.logical_backup_pod(name, cfg, spec, labels, metadata.get("uid"), pg_version, secrets_list),
         "tls": tls,
         "clone": clone,
         "roles": roles,

@@ -23,6 +23,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.secrets import secret_name
+
 DEFAULT_SCHEDULER = "default-scheduler"
 #: pgbouncer's user and group in the pooler image.
 POOLER_RUN_AS_USER = 100
@@ -128,8 +130,53 @@ def _readiness_expressions(cfg):
     return [{"key": k, "operator": "In", "values": [readiness[k]]} for k in sorted(readiness)]
 
 
-def logical_backup_pod(name, cfg, spec):
-    """``{"image", "image_pull_secrets", "tolerations", "affinity", "volumes", "volume_mounts"}`` of the backup job's pod:
+def _value(name, value):
+    return {"name": name, "value": str(value)}
+
+
+def _logical_backup_env(name, cfg, spec, uid, pg_version, secrets):
+    """``(provider, env_head, env_tail, credentials_env)``: the backup container's env is env_head, the bucket (the
+    cluster's bucket annotation, else ``logical_backup_s3_bucket``: the role knows the annotation's name), env_tail,
+    then credentials_env unless the cluster names its own credentials Secret, then the keys of
+    ``logical_backup_cronjob_environment_secret`` (also the role's)."""
+    provider = str(cfg.get("logical_backup_provider") or "s3").lower()
+    superuser = [s["name"] for s in secrets if s["role"] == cfg["super_username"]]
+    superuser_secret = superuser[0] if superuser else secret_name(cfg["super_username"], name, cfg)
+    head = [{"name": "SCOPE", "value": name},
+            {"name": "CLUSTER_NAME_LABEL", "value": cfg["cluster_name_label"]},
+            {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}},
+            {"name": "LOGICAL_BACKUP_PROVIDER", "value": provider}]
+    tail = [_value("LOGICAL_BACKUP_S3_BUCKET_PREFIX", cfg.get("logical_backup_s3_bucket_prefix")),
+            {"name": "LOGICAL_BACKUP_S3_BUCKET_SCOPE_SUFFIX", "value": ("/%s" % uid) if uid else ""},
+            _value("PG_VERSION", pg_version),
+            {"name": "PGPORT", "value": "5432"},
+            {"name": "PGUSER", "value": cfg["super_username"]},
+            {"name": "PGDATABASE", "value": "postgres"},
+            {"name": "PGSSLMODE", "value": "require"},
+            {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": superuser_secret, "key": "password"}}}]
+    credentials = []
+    if provider == "s3":
+        tail += [_value("LOGICAL_BACKUP_S3_REGION", cfg.get("logical_backup_s3_region")),
+                 _value("LOGICAL_BACKUP_S3_ENDPOINT", cfg.get("logical_backup_s3_endpoint")),
+                 _value("LOGICAL_BACKUP_S3_SSE", cfg.get("logical_backup_s3_sse")),
+                 _value("LOGICAL_BACKUP_S3_RETENTION_TIME",
+                        spec.get("logicalBackupRetention") or cfg.get("logical_backup_s3_retention_time"))]
+        if cfg.get("logical_backup_s3_access_key_id"):
+            credentials.append(_value("AWS_ACCESS_KEY_ID", cfg["logical_backup_s3_access_key_id"]))
+        if cfg.get("logical_backup_s3_secret_access_key"):
+            credentials.append(_value("AWS_SECRET_ACCESS_KEY", cfg["logical_backup_s3_secret_access_key"]))
+    elif provider == "gcs":
+        tail.append(_value("LOGICAL_BACKUP_GOOGLE_APPLICATION_CREDENTIALS", cfg.get("logical_backup_google_application_credentials")))
+    elif provider == "az":
+        tail += [_value("LOGICAL_BACKUP_AZURE_STORAGE_ACCOUNT_NAME", cfg.get("logical_backup_azure_storage_account_name")),
+                 _value("LOGICAL_BACKUP_AZURE_STORAGE_CONTAINER", cfg.get("logical_backup_azure_storage_container"))]
+        credentials.append(_value("LOGICAL_BACKUP_AZURE_STORAGE_ACCOUNT_KEY", cfg.get("logical_backup_azure_storage_account_key")))
+    return provider, head, tail, credentials
+
+
+def logical_backup_pod(name, cfg, spec, labels, uid, pg_version, secrets):
+    """``{"labels", "image", "provider", "env_head", "env_tail", "credentials_env", "image_pull_secrets", "tolerations",
+    "affinity", "volumes", "volume_mounts"}`` of the backup job's pod (see :func:`_logical_backup_env` for the env):
     a preferred affinity to earlier backup pods of the cluster, the node readiness label as the only node affinity."""
     own_labels = {cfg["cluster_name_label"]: name, "application": BACKUP_APPLICATION}
     affinity = {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
@@ -142,8 +189,16 @@ def logical_backup_pod(name, cfg, spec):
         secret = cfg["additional_secret_mount"]
         volumes.append({"name": secret, "secret": {"secretName": secret, "defaultMode": 420}})
         mounts.append({"name": secret, "mountPath": cfg.get("additional_secret_mount_path")})
+    provider, head, tail, credentials = _logical_backup_env(name, cfg, spec, uid, pg_version, secrets)
+    pod_labels = dict(labels["object"])
+    pod_labels["application"] = BACKUP_APPLICATION
     return {
+        "labels": pod_labels,
         "image": cfg["logical_backup_docker_image"],
+        "provider": provider,
+        "env_head": head,
+        "env_tail": tail,
+        "credentials_env": credentials,
         "image_pull_secrets": pod_image_pull_secrets(spec, cfg),
         "tolerations": pod_tolerations(spec, cfg),
         "affinity": affinity,

@@ -111,3 +111,22 @@ def test_pooler_pod_tls_and_readiness_label_merge_leave_the_spec_alone():
                               {"name": "CONNECTION_POOLER_CLIENT_CA_FILE", "value": "/tlsca/ca.crt"}]
     assert [v["name"] for v in pod["volumes"]] == ["userlist", "pg-tls", "pg-ca"]
     assert [v["mountPath"] for v in pod["volume_mounts"]] == ["/etc/pgbouncer/userlist.txt", "/tls", "/tlsca"]
+
+
+def test_logical_backup_env_by_provider():
+    config = {"logical_backup_s3_access_key_id": "AKIA", "logical_backup_s3_secret_access_key": "s3cr3t",
+              "logical_backup_s3_retention_time": "1 month"}
+    pod = _model(config, logicalBackupRetention="3 months")["logical_backup_pod"]
+    assert pod["provider"] == "s3" and pod["labels"]["application"] == "spilo-logical-backup"
+    assert [v["name"] for v in pod["env_head"]] == ["SCOPE", "CLUSTER_NAME_LABEL", "POD_NAMESPACE", "LOGICAL_BACKUP_PROVIDER"]
+    tail = dict((v["name"], v.get("value")) for v in pod["env_tail"])
+    assert tail["LOGICAL_BACKUP_S3_RETENTION_TIME"] == "3 months" and tail["LOGICAL_BACKUP_S3_BUCKET_SCOPE_SUFFIX"] == ""
+    assert tail["PG_VERSION"] == "18" and tail["PGUSER"] == "postgres"
+    assert [v for v in pod["env_tail"] if v["name"] == "PGPASSWORD"][0]["valueFrom"]["secretKeyRef"]["name"] == \
+        "postgres.acid-test.credentials.postgresql.acid.zalan.do"
+    assert pod["credentials_env"] == [{"name": "AWS_ACCESS_KEY_ID", "value": "AKIA"}, {"name": "AWS_SECRET_ACCESS_KEY", "value": "s3cr3t"}]
+    assert _model(config)["logical_backup_pod"]["env_tail"][-1] == {"name": "LOGICAL_BACKUP_S3_RETENTION_TIME", "value": "1 month"}
+    gcs = _model({"logical_backup_provider": "gcs"})["logical_backup_pod"]
+    assert gcs["env_tail"][-1]["name"] == "LOGICAL_BACKUP_GOOGLE_APPLICATION_CREDENTIALS" and gcs["credentials_env"] == []
+    az = _model({"logical_backup_provider": "az", "logical_backup_azure_storage_account_key": "k"})["logical_backup_pod"]
+    assert az["credentials_env"] == [{"name": "LOGICAL_BACKUP_AZURE_STORAGE_ACCOUNT_KEY", "value": "k"}]
