@@ -361,8 +361,14 @@ def _pooler(spec, cfg, name, p):
     max_conn = conf.get("maxDBConnections")
     if max_conn is None:
         max_conn = cfg["connection_pooler_max_db_connections"]
-    elif not is_int(max_conn) or max_conn < 1:
+    elif not is_int(max_conn):
         p.error("spec.connectionPooler.maxDBConnections", "%r must be a whole number >= 1" % (max_conn,), "write e.g. 60")
+        max_conn = cfg["connection_pooler_max_db_connections"]
+    elif max_conn < 1:
+        # Zalando would hand pgbouncer 0 (no limit at all); we keep the operator's limit and say so
+        p.skip("spec.connectionPooler.maxDBConnections", "%d is not a connection limit" % max_conn,
+               "write a number >= 1; config.connection_pooler_max_db_connections (%d) is used meanwhile"
+               % cfg["connection_pooler_max_db_connections"])
         max_conn = cfg["connection_pooler_max_db_connections"]
     schema = conf.get("schema") or cfg["connection_pooler_schema"]
     sfield = "spec.connectionPooler.schema" if conf.get("schema") else "config.connection_pooler_schema"

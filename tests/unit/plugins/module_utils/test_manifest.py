@@ -820,7 +820,7 @@ INVALID = [
     ("pooler-user-superuser", minimal(connectionPooler={"user": "postgres"}), None, "spec.connectionPooler.user"),
     ("pooler-user-invalid", minimal(enableConnectionPooler=True, connectionPooler={"user": "Pool"}), None, "spec.connectionPooler.user"),
     ("pooler-schema", minimal(connectionPooler={"schema": "my-schema"}), None, "spec.connectionPooler.schema"),
-    ("pooler-max-conn", minimal(connectionPooler={"maxDBConnections": 0}), None, "spec.connectionPooler.maxDBConnections"),
+    ("pooler-max-conn-type", minimal(connectionPooler={"maxDBConnections": "60"}), None, "spec.connectionPooler.maxDBConnections"),
     ("standby-empty", minimal(standby={}), None, "spec.standby"),
     ("standby-s3-and-gs", minimal(standby={"s3_wal_path": "s3://a", "gs_wal_path": "gs://b"}), None, "spec.standby"),
     ("standby-port", minimal(standby={"standby_host": "h", "standby_port": "port"}), None, "spec.standby.standby_port"),
@@ -903,6 +903,8 @@ SKIPPED = [
      "spec.additionalVolumes[1]", lambda m: [v["name"] for v in m["spec"]["additionalVolumes"]] == ["a"]),
     ("node-port", minimal(masterNodePort=80, enableMasterNodePort=True), "spec.masterNodePort",
      lambda m: m["spec"].get("masterNodePort") is None),
+    ("pooler-max-conn-0", minimal(enableConnectionPooler=True, connectionPooler={"maxDBConnections": 0}),
+     "spec.connectionPooler.maxDBConnections", lambda m: m["pooler"]["max_db_connections"] == 60),
 ]
 
 
