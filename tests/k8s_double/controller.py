@@ -412,16 +412,19 @@ class FakePatroni(object):
                       "restarts": [], "switchovers": [], "timeline": 1,
                       "server_version": self._bootstrap_version(pod)}
                 self.clusters[(ns, scope)] = st
+            elif st.get("server_version") is None and pod:
+                st["server_version"] = self._bootstrap_version(pod)
             return st
 
     def _bootstrap_version(self, pod):
         """The major the first member bootstraps (``server_version``): Spilo's PGVERSION, else the major
         in ``postgresql.bin_dir`` of SPILO_CONFIGURATION, else 15. A later PGVERSION change keeps it: Spilo
         goes on running the major of the data directory until the in-place upgrade (execs.py)."""
-        major = self._env(pod, "PGVERSION") if pod else None
+        if not pod:
+            return None  # set by the first call that has a pod
+        major = self._env(pod, "PGVERSION")
         if not (major and str(major).isdigit()):
-            raw = self._env(pod, "SPILO_CONFIGURATION") if pod else None
-            found = re.search(r"/postgresql/(\d+)/bin", raw or "")
+            found = re.search(r"/postgresql/(\d+)/bin", self._env(pod, "SPILO_CONFIGURATION") or "")
             major = found.group(1) if found else None
         return int(major) * 10000 if major and str(major).isdigit() else 150000
 
@@ -591,7 +594,7 @@ class FakePatroni(object):
         role = self._role(pod)
         name = pod["metadata"]["name"]
         out = {"state": "running", "role": "primary" if role == "master" else "replica",
-               "server_version": st.get("server_version", 150000), "timeline": st["timeline"],
+               "server_version": st.get("server_version") or 150000, "timeline": st["timeline"],
                "patroni": {"version": "4.1.5", "scope": self._scope(pod), "name": name},
                "database_system_identifier": "7000000000000000000",
                "postmaster_start_time": "2026-01-01 00:00:00+00:00"}

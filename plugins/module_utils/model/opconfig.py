@@ -547,10 +547,6 @@ def _unwrap(data):
 #: its default. This is the ONE list: whoever implements a key removes it here (and its test in
 #: tests/unit/plugins/module_utils/test_opconfig.py).
 NOT_IMPLEMENTED = {
-    "major_version_upgrade_mode": "no automatic major version upgrade is run",
-    "major_version_upgrade_team_allow_list": "no automatic major version upgrade is run",
-    "minimal_major_version": "no automatic major version upgrade is run",
-    "target_major_version": "no automatic major version upgrade is run",
     "ignored_annotations": "every annotation counts when objects are compared",
     "enable_ebs_gp3_migration": "volumes are not migrated to gp3",
     "enable_ebs_gp3_migration_max_size": "volumes are not migrated to gp3",

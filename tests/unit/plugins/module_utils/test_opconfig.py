@@ -342,7 +342,7 @@ def test_defaults_give_no_not_implemented_warning():
 
 
 @pytest.mark.parametrize("key, value, implemented", [
-    ("major_version_upgrade_mode", "full", False),
+    ("major_version_upgrade_mode", "full", True),
     ("ignored_annotations", "foo/bar", False),
     ("enable_finalizers", "true", False),
     ("enable_teams_api", "true", True),
