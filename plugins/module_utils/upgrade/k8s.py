@@ -171,8 +171,12 @@ class K8sUpgrade(object):
             if primary is None:
                 out["reasons"].append("no single pod labelled %s=master: the running major is unknown" % self.role_label)
                 return out
-            client = self.patroni(self.api_url_of(primary))
-            current = major_of_server_version((client.status() or {}).get("server_version"))
+            try:
+                client = self.patroni(self.api_url_of(primary))
+                current = major_of_server_version((client.status() or {}).get("server_version"))
+            except PgfleetError as exc:
+                out["reasons"].append("the Patroni API of %s could not be asked: %s" % (out["primary"], exc.msg))
+                return out
             if current is None:
                 out["reasons"].append("the Patroni API of %s gave no server_version: the running major is unknown"
                                       % out["primary"])
@@ -204,9 +208,9 @@ class K8sUpgrade(object):
                                % (out["primary"], pgversion, decision["to"]))
             if _container(primary) is None:
                 reasons.append("the primary %s has no container %r" % (out["primary"], CONTAINER))
-            if client is None:
-                client = self.patroni(self.api_url_of(primary))
             try:
+                if client is None:
+                    client = self.patroni(self.api_url_of(primary))
                 reasons.extend(member_reasons(client.get_cluster()))
             except PgfleetError as exc:
                 reasons.append("Patroni's member list could not be read: %s" % exc.msg)

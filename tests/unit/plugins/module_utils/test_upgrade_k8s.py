@@ -179,6 +179,21 @@ def test_live_gates_block(pods, patroni, word):
     assert any(word in r for r in out["reasons"]), out["reasons"]
 
 
+def test_an_unreachable_patroni_is_a_reason_not_a_failure():
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import PatroniError
+
+    def no_url(url):
+        raise PatroniError("api_url '' is not an http(s) URL")
+
+    api = FakeApi([pod(0, "master")], cr("18"))
+    u, calls = make(api)
+    u.patroni = no_url
+    out = u.run()
+    assert not out["due"] and calls == [] and any("could not be asked" in r for r in out["reasons"])
+    out = u.run(current="17")
+    assert out["action"] == "blocked" and any("member list could not be read" in r for r in out["reasons"])
+
+
 def test_outside_the_windows_nothing_starts():
     api = FakeApi([pod(0, "master")], cr("18"))
     u, calls = make(api, windows=["Mon:01:00-02:00"])
