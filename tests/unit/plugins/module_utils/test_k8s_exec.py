@@ -3,8 +3,11 @@
 import base64
 import hashlib
 import json
+import shutil
 import socket
+import ssl
 import struct
+import subprocess
 import threading
 
 import pytest
@@ -54,10 +57,12 @@ class TinyServer(object):
     """Accepts one connection, checks the handshake, answers with ``script`` (bytes to send after the 101)."""
 
     def __init__(self, script=b"", protocols=("v5.channel.k8s.io", "v4.channel.k8s.io"), status=101,
-                 body=b"", bad_accept=False, hold=0.0, expect_pong=False):
+                 body=b"", bad_accept=False, hold=0.0, expect_pong=False, tls=None):
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(1)
+        self.tls = tls  # an ssl.SSLContext (server side)
+        self.peer_cert = None
         self.port = self.sock.getsockname()[1]
         self.script, self.protocols, self.status, self.body = script, protocols, status, body
         self.bad_accept, self.hold, self.expect_pong = bad_accept, hold, expect_pong
@@ -69,6 +74,12 @@ class TinyServer(object):
     def _serve(self):
         conn, _addr = self.sock.accept()
         try:
+            if self.tls is not None:
+                try:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                except (ssl.SSLError, OSError):
+                    return  # the client refused us
+                self.peer_cert = conn.getpeercert()
             data = b""
             while b"\r\n\r\n" not in data:
                 data += conn.recv(4096)
@@ -103,7 +114,8 @@ class TinyServer(object):
 
     @property
     def settings(self):
-        return {"server": "http://127.0.0.1:%d" % self.port, "headers": {"Authorization": "Bearer t0k"}}
+        scheme = "https" if self.tls is not None else "http"
+        return {"server": "%s://127.0.0.1:%d" % (scheme, self.port), "headers": {"Authorization": "Bearer t0k"}}
 
 
 def status_frame(code):
@@ -236,3 +248,63 @@ def test_exec_in_pod_logs_the_request():
     api = _ApiLike(T())
     out = kexec.exec_in_pod(api, "ns", "p", ["true"], timeout=10)
     assert out["exit_code"] == 0 and api.log == [{"method": "GET", "path": "/api/v1/namespaces/ns/pods/p/exec", "status": 101}]
+
+
+def _self_signed(tmp_path, name):
+    key, crt = str(tmp_path / (name + ".key")), str(tmp_path / (name + ".crt"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt, "-days", "1",
+                    "-subj", "/CN=%s" % name, "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    return crt, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make test certificates")
+def test_tls_with_the_ca_and_a_client_certificate(tmp_path):
+    server_crt, server_key = _self_signed(tmp_path, "server")
+    client_crt, client_key = _self_signed(tmp_path, "client")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(server_crt, server_key)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(client_crt)
+    srv = TinyServer(frame(2, b"\x01secure\n") + status_frame(0) + CLOSE, tls=ctx)
+    settings = dict(srv.settings, ca=server_crt, cert=client_crt, key=client_key, verify=True)
+    out = kexec.run(settings, "ns", "p", ["true"], timeout=10)
+    srv.thread.join(5)
+    assert out["exit_code"] == 0 and out["stdout"] == "secure\n"
+    assert dict(x[0] for x in srv.peer_cert["subject"])["commonName"] == "client"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make test certificates")
+def test_tls_refuses_an_unknown_server_unless_verification_is_off(tmp_path):
+    server_crt, server_key = _self_signed(tmp_path, "server")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(server_crt, server_key)
+    srv = TinyServer(status_frame(0) + CLOSE, tls=ctx)
+    with pytest.raises(KubernetesError, match="cannot connect"):
+        kexec.run(dict(srv.settings, verify=True), "ns", "p", ["true"], timeout=5)
+    srv2 = TinyServer(status_frame(0) + CLOSE, tls=ctx)
+    assert kexec.run(dict(srv2.settings, verify=False), "ns", "p", ["true"], timeout=10)["exit_code"] == 0
+
+
+class _Configuration(object):
+    host = "https://10.0.0.1:6443"
+    ssl_ca_cert = "/sa/ca.crt"
+    cert_file = None
+    key_file = None
+    verify_ssl = True
+    proxy = None
+
+    def get_api_key_with_prefix(self, name):
+        return "Bearer from-core" if name == "authorization" else None
+
+
+def test_settings_from_kubernetes_core_client():
+    core = type("Core", (), {"client": type("Dyn", (), {"client": type("ApiClient", (), {"configuration": _Configuration()})()})()})()
+    s = kexec.settings_from_api(_ApiLike(core))
+    assert s["server"] == "https://10.0.0.1:6443" and s["ca"] == "/sa/ca.crt" and s["verify"] is True
+    assert s["headers"]["Authorization"] == "Bearer from-core"
+    cfg = _Configuration()
+    cfg.proxy = "http://proxy:3128"
+    core.client.client.configuration = cfg
+    with pytest.raises(KubernetesError, match="proxy"):
+        kexec.settings_from_api(_ApiLike(core))
