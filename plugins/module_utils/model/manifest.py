@@ -32,7 +32,7 @@ import re
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, ManifestErrors
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import budgets as pgbudgets
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model import door, opconfig, validate
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import door, majors, opconfig, validate
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import names as pgnames
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import owners as pgowners
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import pods as pgpods
@@ -174,6 +174,20 @@ def build_model_without_credentials(cr, config=None):
         instances_raw = 0
 
     pg_version = validate.check_postgresql(spec, p)
+    if pg_version and cfg.get("major_version_upgrade_mode") == "full":
+        # as the reference: in full mode a major below minimal_major_version runs as target_major_version
+        try:
+            desired = str(majors.desired_major(pg_version, "full", cfg.get("minimal_major_version"),
+                                               cfg.get("target_major_version")))
+        except ValueError as exc:
+            field = str(exc).split(":", 1)[0]
+            p.error(field, str(exc).split(": ", 1)[-1], "write a major version such as \"18\"")
+            desired = pg_version
+        if desired != pg_version:
+            p.warn("spec.postgresql.version: %s is below config.minimal_major_version (%s); the cluster runs PostgreSQL %s "
+                   "(config.target_major_version, major_version_upgrade_mode full)"
+                   % (pg_version, cfg.get("minimal_major_version"), desired))
+            pg_version = desired
     validate.check_volume(spec, p)
     validate.check_resources_field(spec.get("resources"), "spec.resources", p)
     validate.check_maps(spec, p)

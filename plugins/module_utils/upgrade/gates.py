@@ -14,26 +14,12 @@ __metaclass__ = type
 import datetime
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import windows as win
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.majors import desired_major
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.majors import parse_major as _major
 
 MODES = ("off", "manual", "full")
 SUCCESS_KEY = "last-major-upgrade-success"
 FAILURE_KEY = "last-major-upgrade-failure"
-
-
-def _major(value, field):
-    text = str(value if value is not None else "").strip()
-    if not text.isdigit() or len(text) > 3:
-        raise ValueError("%s: %r is not a PostgreSQL major version (write e.g. \"18\")" % (field, value))
-    return int(text)
-
-
-def desired_major(requested, mode, minimal=None, target=None):
-    """The major the cluster should run: in ``full`` mode a request below ``minimal`` becomes ``target``."""
-    want = _major(requested, "spec.postgresql.version")
-    if mode == "full" and minimal not in (None, "") and target not in (None, ""):
-        if want < _major(minimal, "config.minimal_major_version"):
-            want = _major(target, "config.target_major_version")
-    return want
 
 
 def timestamp(now):

@@ -1081,3 +1081,13 @@ def test_build_model_is_the_model_plus_credentials():
     assert all(s["password"] is None for s in a["secrets"])
     b = m.build_model(minimal(users={"app": []}))
     assert all(s["password"] for s in b["secrets"])
+
+
+@pytest.mark.parametrize("mode, version, expected", [("full", "13", "18"), ("full", "15", "15"), ("manual", "13", "13"),
+                                                     ("off", "13", "13")])
+def test_full_upgrade_mode_runs_a_major_below_minimal_as_target(mode, version, expected):
+    config = {"major_version_upgrade_mode": mode, "minimal_major_version": "14", "target_major_version": "18"}
+    model = build(minimal(postgresql={"version": version}), config)
+    assert model["pg_version"] == expected
+    warned = [w for w in model["warnings"] if w.startswith("spec.postgresql.version: %s is below" % version)]
+    assert bool(warned) == (expected != version)
