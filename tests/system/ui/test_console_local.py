@@ -93,11 +93,20 @@ def assert_no_secret(d, root):
     assert not [s for s in secrets if s and s in seen]
 
 
-def wait_job(b, timeout=300):
+def wait_job(b, kind, timeout=300):
+    """Wait for the job of ``kind`` to end (the page may still show the previous job, already
+    done, until the click's page loads) and assert it is done."""
     d = b.driver
-    b.wait_for(lambda: d.find_element(By.ID, "job-state").text in ("done", "failed"), timeout=timeout,
-               what="the operation to end")
-    assert d.find_element(By.ID, "job-state").text == "done", d.find_element(By.ID, "job").text
+
+    def ended():
+        kinds = d.find_elements(By.ID, "job-kind")
+        if not kinds or kinds[0].text != kind:
+            return None
+        state = d.find_element(By.ID, "job-state").text
+        return state if state in ("done", "failed") else None
+
+    state = b.wait_for(ended, timeout=timeout, what="the %s to end" % kind)
+    assert state == "done", d.find_element(By.ID, "job").text
 
 
 def test_create_through_the_console(console, b, root):
@@ -115,7 +124,7 @@ def test_create_through_the_console(console, b, root):
     d.find_element(By.ID, "create-local").click()
     b.wait_for(lambda: d.find_elements(By.ID, "members"), timeout=30, what="the cluster page")
     b.shot("03-local-creating")
-    wait_job(b, timeout=300)
+    wait_job(b, "create", timeout=300)
     b.wait_for(lambda: d.find_element(By.ID, "health").text == "healthy", timeout=120, what="a healthy cluster")
     assert leader_row(d) in ("%s-0" % NAME, "%s-1" % NAME)
     assert_no_secret(d, root)
@@ -178,7 +187,7 @@ def test_switchover_from_the_console(console, b, root):
     before = b.wait_for(lambda: leader_row(d), timeout=60, what="the leader row")
     d.find_element(By.ID, "switchover").click()
     b.wait_for(lambda: d.find_elements(By.ID, "job-state"), timeout=30, what="the job")
-    wait_job(b, timeout=180)
+    wait_job(b, "switchover", timeout=180)
     after = b.wait_for(lambda: (leader_row(d) not in (None, before)) and leader_row(d), timeout=120,
                        what="another leader")
     assert after != before
@@ -192,7 +201,7 @@ def test_rolling_restart_from_the_console(console, b, root):
     d.get(console.url + "/local/%s" % NAME)
     d.find_element(By.ID, "restart").click()
     b.wait_for(lambda: d.find_elements(By.ID, "job-state"), timeout=30, what="the job")
-    wait_job(b, timeout=400)
+    wait_job(b, "rolling restart", timeout=400)
     steps = d.find_element(By.ID, "job-steps").text
     assert steps.count("done") == 2, steps
     b.wait_for(lambda: d.find_element(By.ID, "health").text == "healthy", timeout=120, what="healthy again")
@@ -209,7 +218,7 @@ def test_delete_with_typed_confirmation(console, b, root):
     assert button.is_enabled()
     b.shot("08-delete-confirm")
     button.click()
-    wait_job(b, timeout=180)
+    wait_job(b, "delete", timeout=180)
     assert not os.path.exists(os.path.join(root, NAME))
     d.get(console.url + "/local")
     assert NAME not in d.find_element(By.ID, "local-clusters").text

@@ -109,7 +109,9 @@ function setupLocal() {
       const box = document.getElementById("job");
       box.replaceChildren();
       const p = el("p");
-      p.append(el("span", job.kind, null), ": ");
+      const kind = el("span", job.kind, null);
+      kind.id = "job-kind";  // the same element the page is rendered with
+      p.append(kind, ": ");
       const st = el("span", job.state, "job-" + job.state);
       st.id = "job-state";
       p.append(st);
