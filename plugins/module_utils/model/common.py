@@ -13,12 +13,12 @@ __metaclass__ = type
 import re
 from decimal import Decimal, InvalidOperation
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestError, ManifestErrors
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import opconfig
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.door import type_name
 
 # --------------------------------------------------------------------------------------------
-# Patterns (docs/design/model.md §1)
+# Patterns (docs/design/model.md §1); the Kubernetes name and label patterns are door.py's
 CLUSTER_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 CLUSTER_NAME_MAX = 58
 USERNAME_RE = re.compile(r"^[a-z0-9]([-_a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-_a-z0-9]*[a-z0-9])?)*$")
@@ -26,10 +26,7 @@ DBNAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 #: A name Zalando skips (a '-' or a leading digit) but that holds nothing hostile: such an item is
 #: skipped with a warning; anything else that fails DBNAME_RE (quotes, spaces, newlines) is refused.
 SKIPPABLE_NAME_RE = re.compile(r"^[a-zA-Z0-9_][-a-zA-Z0-9_]{0,62}$")
-DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1035_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 CPU_RE = opconfig.CPU_RE
 MEMORY_RE = opconfig.MEMORY_RE
 SCHEDULE_RE = re.compile(r"^(\d+|\*)(/\d+)?(\s+(\d+|\*)(/\d+)?){4}$")
@@ -110,6 +107,16 @@ class Problems(object):
         if len(problem) > PROBLEM_MAX:
             problem = "%s... (cut, %d characters)" % (problem[:PROBLEM_MAX], len(problem))
         self.warn("%s: %s; skipped, the rest of the cluster is reconciled (%s)" % (field, problem, fix))
+
+
+def collected(check, value, field, problems=None):
+    """``check(value, field, p)``: its problems go to ``problems`` when given, else a
+    :class:`ManifestErrors` is raised for them (a caller outside the model gets an exception)."""
+    p = Problems() if problems is None else problems
+    result = check(value, field, p)
+    if problems is None and p.errors:
+        raise ManifestErrors(p.errors)
+    return result
 
 
 def skip_or_refuse(p, field, problem, fix, name):

@@ -41,7 +41,6 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.model import serv
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import users as pgusers
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import (
     DBNAME_RE,
-    LABEL_VALUE_RE,
     LIST_FIELDS,
     MAP_FIELDS,
     SCHEDULE_RE,
@@ -51,6 +50,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common impo
     is_int,
     str_map,
 )
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.door import LABEL_VALUE_RE
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.names import pooler_name
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.resources import container_resources
 

@@ -13,8 +13,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestErrors
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import Problems
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import collected
 
 FLAG_RE = re.compile(r"^[A-Za-z0-9]+$")
 BASE_FLAGS = ("SUPERUSER", "INHERIT", "LOGIN", "CREATEROLE", "CREATEDB", "REPLICATION", "BYPASSRLS")
@@ -47,12 +46,7 @@ def reserved_database_problem(name):
 def normalize_flags(flags, field="flags", problems=None):
     """docs/design/model.md §4: upper-case, validate, reject X with NOX, drop duplicates, add LOGIN unless
     LOGIN/NOLOGIN, drop NOLOGIN, sort. Raises ManifestErrors unless ``problems`` collects them."""
-    own = problems is None
-    p = Problems() if own else problems
-    result = _normalize_flags(flags, field, p)
-    if own and p.errors:
-        raise ManifestErrors(p.errors)
-    return result
+    return collected(_normalize_flags, flags, field, problems)
 
 
 def _normalize_flags(flags, field, p):

@@ -20,11 +20,10 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.model import role
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import secrets as pgsecrets
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import (
     DBNAME_RE,
-    DNS1123_LABEL_RE,
-    DNS1123_SUBDOMAIN_RE,
     ident_ok,
     skip_or_refuse,
 )
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.door import DNS1123_LABEL_RE, DNS1123_SUBDOMAIN_RE
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.names import pooler_name
 
 #: Role origins, lowest precedence first (docs/design/model.md §4: stream > pooler > prepared > system > teams

@@ -26,8 +26,6 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common impo
     CPU_RE,
     DBNAME_RE,
     DNS1035_LABEL_RE,
-    DNS1123_LABEL_RE,
-    DNS1123_SUBDOMAIN_RE,
     LIST_FIELDS,
     MEMORY_RE,
     PG_IDENTIFIER_MAX_BYTES,
@@ -42,6 +40,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common impo
     str_map,
     unset_quantity,
 )
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.door import DNS1123_LABEL_RE, DNS1123_SUBDOMAIN_RE
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.names import PGDATA_MOUNT
 
 

@@ -24,7 +24,7 @@ import datetime
 import re
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import ManifestErrors
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import Problems
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model.common import Problems, collected
 
 WINDOW_RE = re.compile(r"^[ \t]*(?:(?P<day>[A-Za-z]+):)?(?P<sh>\d{1,2}):(?P<sm>\d{1,2})-(?P<eh>\d{1,2}):(?P<em>\d{1,2})[ \t]*\Z")
 
@@ -50,12 +50,7 @@ def parse_maintenance_window(text, field="spec.maintenanceWindows[0]", problems=
 
     Raises :class:`ManifestErrors` unless ``problems`` (a :class:`common.Problems`) collects them.
     """
-    own = problems is None
-    p = Problems() if own else problems
-    result = parse_window(text, field, p)
-    if own and p.errors:
-        raise ManifestErrors(p.errors)
-    return result
+    return collected(parse_window, text, field, problems)
 
 
 def parse_window(text, field, p):
