@@ -6,21 +6,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
 
 import pytest
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model import manifest as m
+from ansible_collections.pgfleet.postgres.tests.unit.plugins.module_utils.model_cases import small_model
 
-CR = {"apiVersion": "acid.zalan.do/v1", "kind": "postgresql",
-      "metadata": {"name": "acid-test", "namespace": "prod"},
-      "spec": {"teamId": "acid", "numberOfInstances": 3, "volume": {"size": "1Gi"}, "postgresql": {"version": "18"}}}
 SELECTOR = {"application": "spilo", "cluster-name": "acid-test"}
 
 
 def _pdbs(config=None, instances=3):
-    cr = copy.deepcopy(CR)
-    cr["spec"]["numberOfInstances"] = instances
-    return m.build_model_without_credentials(cr, config or {})["pdbs"]
+    return small_model(config, instances=instances)["pdbs"]
 
 
 def test_budgets_of_a_replicated_cluster():

@@ -6,23 +6,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model import manifest as m
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.owners import owner_references
+from ansible_collections.pgfleet.postgres.tests.unit.plugins.module_utils.model_cases import small_model
 
 UID = "efd12e58-5786-11e8-b5a7-06148230260c"
-CR = {"apiVersion": "acid.zalan.do/v1", "kind": "postgresql",
-      "metadata": {"name": "acid-minimal-cluster", "namespace": "prod"},
-      "spec": {"teamId": "acid", "numberOfInstances": 2, "volume": {"size": "1Gi"}, "postgresql": {"version": "18"}}}
 
 
 def _model(uid=None, enabled=None):
-    cr = copy.deepcopy(CR)
-    if uid is not None:
-        cr["metadata"]["uid"] = uid
     config = {} if enabled is None else {"enable_owner_references": "true" if enabled else "false"}
-    return m.build_model_without_credentials(cr, config)
+    return small_model(config, name="acid-minimal-cluster", uid=uid)
 
 
 def test_owner_reference_names_the_postgresql_object_as_controller():

@@ -8,17 +8,11 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model import manifest as m
-
-CR = {"apiVersion": "acid.zalan.do/v1", "kind": "postgresql",
-      "metadata": {"name": "acid-test", "namespace": "prod"},
-      "spec": {"teamId": "acid", "numberOfInstances": 2, "volume": {"size": "1Gi"}, "postgresql": {"version": "18"}}}
+from ansible_collections.pgfleet.postgres.tests.unit.plugins.module_utils.model_cases import small_model
 
 
 def _model(config=None, **spec):
-    cr = copy.deepcopy(CR)
-    cr["spec"].update(spec)
-    return m.build_model_without_credentials(cr, config or {})
+    return small_model(config, **spec)
 
 
 def test_defaults():

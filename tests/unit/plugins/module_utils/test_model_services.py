@@ -6,21 +6,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
 
 import pytest
-from ansible_collections.pgfleet.postgres.plugins.module_utils.model import manifest as m
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import services as pgservices
-
-CR = {"apiVersion": "acid.zalan.do/v1", "kind": "postgresql",
-      "metadata": {"name": "acid-test", "namespace": "prod"},
-      "spec": {"teamId": "ACID", "numberOfInstances": 2, "volume": {"size": "1Gi"}, "postgresql": {"version": "18"}}}
+from ansible_collections.pgfleet.postgres.tests.unit.plugins.module_utils.model_cases import small_model
 
 
 def _services(config=None, **spec):
-    cr = copy.deepcopy(CR)
-    cr["spec"].update(spec)
-    return m.build_model_without_credentials(cr, config or {})["services"]
+    return small_model(config, team="ACID", **spec)["services"]
 
 
 @pytest.mark.parametrize("node_port, load_balancer, cfg_np, cfg_lb, expected", [
@@ -91,9 +84,7 @@ def test_pooler_services():
 
 
 def test_long_pooler_name_gets_a_short_port_name():
-    cr = copy.deepcopy(CR)
-    cr["metadata"]["name"] = "acid-" + "x" * 53
-    model = m.build_model_without_credentials(cr, {})
+    model = small_model(None, name="acid-" + "x" * 53, team="ACID")
     assert model["services"]["pooler"]["replica"]["ports"][0]["name"] == "pooler"
 
 
