@@ -98,8 +98,9 @@ class Execs(object):
 
 
 # --- the WebSocket side ---------------------------------------------------------------------------
-def _frame(opcode, payload):
-    head = bytearray([0x80 | opcode])
+def frame(opcode, payload, fin=True):
+    """One server WebSocket frame (unmasked); the exec unit tests build theirs with it too."""
+    head = bytearray([(0x80 if fin else 0) | opcode])
     n = len(payload)
     if n < 126:
         head.append(n)
@@ -186,9 +187,9 @@ def serve(handler, method, namespace, pod_name, query, rec):
     for channel, text in ((1, out), (2, err)):
         data = text.encode("utf-8")
         for i in range(0, len(data), 16384):
-            frames.append(_frame(0x2, bytes([channel]) + data[i:i + 16384]))
-    frames.append(_frame(0x2, bytes([3]) + json.dumps(_status(code)).encode("utf-8")))
-    frames.append(_frame(0x8, struct.pack("!H", 1000)))
+            frames.append(frame(0x2, bytes([channel]) + data[i:i + 16384]))
+    frames.append(frame(0x2, bytes([3]) + json.dumps(_status(code)).encode("utf-8")))
+    frames.append(frame(0x8, struct.pack("!H", 1000)))
     try:
         handler.wfile.write(b"".join(frames))
         handler.wfile.flush()

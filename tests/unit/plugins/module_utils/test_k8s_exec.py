@@ -13,22 +13,9 @@ import threading
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import KubernetesError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import exec as kexec
+from ansible_collections.pgfleet.postgres.tests.k8s_double.execs import frame
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-def frame(opcode, payload, fin=True):
-    head = bytearray([(0x80 if fin else 0) | opcode])
-    n = len(payload)
-    if n < 126:
-        head.append(n)
-    elif n < 65536:
-        head.append(126)
-        head.extend(struct.pack("!H", n))
-    else:
-        head.append(127)
-        head.extend(struct.pack("!Q", n))
-    return bytes(head) + payload
 
 
 def read_client_frame(conn):
