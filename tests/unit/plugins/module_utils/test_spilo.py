@@ -344,8 +344,8 @@ def mounts(container):
 
 
 def test_sidecars_merge_order_and_injection():
-    m = model({"sidecars": [{"name": "exporter", "image": "exp:1", "env": [{"name": "POSTGRES_USER", "value": "mon"},
-                                                                         {"name": "DATA_SOURCE_URI", "value": "x"}]}]},
+    own_env = [{"name": "POSTGRES_USER", "value": "mon"}, {"name": "DATA_SOURCE_URI", "value": "x"}]
+    m = model({"sidecars": [{"name": "exporter", "image": "exp:1", "env": own_env}]},
               {"sidecars": [{"name": "exporter", "image": "ignored"}, {"name": "global", "image": "g:1"}],
                "sidecar_docker_images": {"zz": "z:1", "aa": "a:1"}})
     parts = spilo.pod_parts(m)
