@@ -156,12 +156,13 @@ def measure(n, concurrency, big_users, base):
         writes = fleet.double.writes(mark)
         new_writes = [w for w in writes if "fleet-new" in w["path"]]
         steady_writes = len(writes) - len(new_writes)
+        steady_paths = sorted(set("%s %s" % (w.get("method"), w["path"]) for w in writes if "fleet-new" not in w["path"]))
         return {
             "n": n, "c": concurrency, "create_wall": create_wall, "create_failed": failed, "resync_wall": resync_wall,
             "noop_median": statistics.median(r["wall"] for r in steady), "noop_max": max(r["wall"] for r in steady),
             "late_s": late_s, "pss_mb": max(r["pss_mb"] for r in resynced + created),
             "rss_mb": max(r["rss_mb"] for r in resynced + created), "steady_writes": steady_writes,
-            "new_writes": len(new_writes),
+            "new_writes": len(new_writes), "steady_paths": steady_paths,
             "failed": [r["name"] for r in resynced if r["rc"] != 0],
         }
     finally:
@@ -203,6 +204,8 @@ def main():
                 row["pss_mb"], row["rss_mb"], _growth(rows, "pss_mb", row)))
             print("  API writes of the no-op resync of the %d steady clusters: %d (the new cluster: %s)%s" % (
                 n, row["steady_writes"], row["new_writes"], " FAILED runs: %s" % ", ".join(row["failed"]) if row["failed"] else ""))
+            for path in row["steady_paths"][:10]:
+                print("    write not made by the new cluster's run: %s" % path)
             print("  load average now: %s" % " ".join("%.2f" % x for x in os.getloadavg()), flush=True)
 
 
