@@ -17,7 +17,16 @@ is emulated over the API, as clearly-labelled test doubles:
 * Patroni's REST API, served by ``FakePatroniServer`` under the same URL shape as the API server's
   pod proxy (``/api/v1/namespaces/<ns>/pods/<pod>:8008/proxy/...``), because a real API server
   cannot proxy to pods that do not run anywhere. The playbooks use ``reconcile_patroni_access:
-  proxy`` with that server as ``reconcile_api_proxy_url``.
+  proxy`` with that server as ``reconcile_api_proxy_url``. It records the requests it answers
+  (``EnvtestHarness.patroni_requests``), as the double records its pod-proxy requests;
+* a cluster's default StorageClass that allows volume expansion, so that the API server's own
+  admission lets a bound claim grow.
+
+Faults (the double's ``fail_next``, through ``EnvtestHarness.fail_next``) are injected without
+touching the API server: a failing write is refused by a validating admission webhook the server
+calls (``FaultWebhook``); a failing read, which admission never sees, is answered by a forwarding
+proxy in front of the server that the playbooks' kubeconfig names only while the fault is pending
+(``ReadFaultProxy``, a test double of a load balancer).
 
 Not verified on the machine this was written on (no kube-apiserver there): the tests skip with a
 message when the assets are absent.
@@ -228,6 +237,8 @@ class FakePatroniServer(object):
 
     def __init__(self, patroni):
         self.patroni = patroni
+        self.requests = []   # what the double records for a pod-proxy request: method, path, status, proxy
+        self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -245,6 +256,9 @@ class FakePatroniServer(object):
                     pod, _sep, port = parts[5].partition(":")
                     body = json.loads(raw) if raw else None
                     code, answer = server.patroni.handle(method, parts[3], pod, port or "80", "/".join(parts[7:]), body, server.url)
+                    with server._lock:
+                        server.requests.append({"method": method, "path": urllib.parse.urlsplit(self.path).path,
+                                                "status": code, "proxy": True, "time": time.time()})
                 data = json.dumps(answer).encode() if isinstance(answer, (dict, list)) else str(answer).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json" if isinstance(answer, (dict, list)) else "text/plain")
@@ -266,22 +280,282 @@ class FakePatroniServer(object):
         self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
+    def mark(self):
+        with self._lock:
+            return len(self.requests)
+
+    def requests_since(self, since=0):
+        with self._lock:
+            return list(self.requests[since:])
+
     def stop(self):
         self.httpd.shutdown()
         self.httpd.server_close()
 
 
+def _serving_cert(workdir):
+    """A self-signed certificate for 127.0.0.1 (the admission webhook's), as (cert path, key path, PEM)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "envtest-fault-webhook")])
+    start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(start)
+            .not_valid_after(start + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(key, hashes.SHA256()))
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    cert_path, key_path = os.path.join(workdir, "webhook.crt"), os.path.join(workdir, "webhook.key")
+    with open(cert_path, "wb") as fh:
+        fh.write(pem)
+    with open(key_path, "wb") as fh:
+        fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                   serialization.NoEncryption()))
+    return cert_path, key_path, pem
+
+
+class FaultWebhook(object):
+    """Fault injection for writes, the way a real API server allows it: a validating admission webhook
+    (a TEST DOUBLE of a failing admission step) that the API server calls for every DELETE and that
+    answers the first DELETE by the playbooks matching an entry of ``fail_next`` with that entry's
+    code, once - what the double's ``fail_next`` does for a DELETE. Nothing in the API server changes."""
+
+    PROBE = "envtest-fault-webhook-probe"
+    OPERATIONS = {"DELETE": "DELETE"}
+
+    def __init__(self, workdir):
+        import ssl
+
+        self.fail_next = []   # [(method, path-substring, code)], consumed in order, as the double's
+        self._lock = threading.Lock()
+        cert_path, key_path, self.ca_pem = _serving_cert(workdir)
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                review = json.loads(self.rfile.read(length) or b"{}")
+                request = review.get("request") or {}
+                answer = {"uid": request.get("uid"), "allowed": True}
+                code = hook.decide(request)
+                if code:
+                    answer.update(allowed=False, status={
+                        "code": code, "reason": "InternalError" if code >= 500 else "Forbidden",
+                        "message": "injected failure for %s %s" % (request.get("operation"), hook.path_of(request))})
+                data = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                                   "response": answer}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_path, key_path)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = "https://127.0.0.1:%d/validate" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def path_of(request):
+        res = request.get("resource") or {}
+        base = "/api/%s" % res.get("version") if not res.get("group") else "/apis/%s/%s" % (res.get("group"), res.get("version"))
+        if request.get("namespace"):
+            base += "/namespaces/%s" % request["namespace"]
+        return "%s/%s/%s" % (base, res.get("resource"), request.get("name") or "")
+
+    def decide(self, request):
+        if request.get("name") == self.PROBE:
+            return 500
+        if (request.get("userInfo") or {}).get("username") != PLAYBOOK_USER:
+            return None  # the emulated controllers' own writes are never failed
+        method, path = self.OPERATIONS.get(request.get("operation")), self.path_of(request)
+        with self._lock:
+            for i, (m, frag, code) in enumerate(self.fail_next):
+                if m == method and frag in path:
+                    del self.fail_next[i]
+                    return code
+        return None
+
+    def install(self, api):
+        """Register the webhook with the API server and wait until the server calls it."""
+        import base64
+
+        api.create({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+                    "metadata": {"name": "envtest-fault-injection"},
+                    "webhooks": [{"name": "faults.envtest.pgfleet.io", "admissionReviewVersions": ["v1"],
+                                  "sideEffects": "None", "failurePolicy": "Fail", "timeoutSeconds": 10,
+                                  "clientConfig": {"url": self.url, "caBundle": base64.b64encode(self.ca_pem).decode()},
+                                  "rules": [{"operations": sorted(self.OPERATIONS), "apiGroups": ["*"],
+                                             "apiVersions": ["*"], "resources": ["*"], "scope": "*"}]}]})
+        probe = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": self.PROBE, "namespace": "kube-system"}}
+        api.create(probe)
+
+        def called():
+            try:
+                api.request("DELETE", api.path("v1", "ConfigMap", "kube-system", self.PROBE), query={"dryRun": "All"},
+                            write=True)
+            except KubernetesError as exc:
+                return exc.context.get("status") == 500
+            return False
+
+        _wait(called, 60, "the fault-injection webhook")
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class ReadFaultProxy(object):
+    """Fault injection for reads, which admission never sees: a TEST DOUBLE of a load balancer in front
+    of the API server. It forwards every request unchanged (the playbooks' token too, so the audit log
+    still names them) and answers the first GET matching an entry of ``fail_next`` with that entry's
+    code, once. The playbooks' kubeconfig names it only while a read fault is pending (``arm``); once it
+    answered with the fault, the kubeconfig names the API server again."""
+
+    HOP = ("connection", "keep-alive", "transfer-encoding", "content-length", "host", "proxy-connection", "upgrade")
+
+    def __init__(self, upstream, on_fault):
+        import ssl
+
+        self.upstream = urllib.parse.urlsplit(upstream)
+        self.fail_next = []
+        self._lock = threading.Lock()
+        self._context = ssl._create_unverified_context()  # the kubeconfig's insecure-skip-tls-verify
+        self.on_fault = on_fault
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _do(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else None
+                path = urllib.parse.urlsplit(self.path).path
+                code = proxy.decide(self.command, path)
+                if code:
+                    status, headers = code, [("Content-Type", "application/json")]
+                    data = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
+                                       "reason": "ServiceUnavailable" if code == 503 else "InternalError",
+                                       "message": "injected failure for %s %s" % (self.command, path)}).encode()
+                else:
+                    status, headers, data = proxy.forward(self.command, self.path, dict(self.headers), raw)
+                self.send_response(status)
+                for key, value in headers:
+                    if key.lower() not in proxy.HOP:
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                if code:
+                    proxy.on_fault()
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _do
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def decide(self, method, path):
+        with self._lock:
+            for i, (m, frag, code) in enumerate(self.fail_next):
+                if m == method and frag in path:
+                    del self.fail_next[i]
+                    return code
+        return None
+
+    def pending(self):
+        with self._lock:
+            return bool(self.fail_next)
+
+    def forward(self, method, target, headers, raw):
+        import http.client
+
+        conn = http.client.HTTPSConnection(self.upstream.hostname, self.upstream.port, context=self._context, timeout=60)
+        try:
+            conn.request(method, target, body=raw,
+                         headers=dict((k, v) for k, v in headers.items() if k.lower() not in self.HOP))
+            answer = conn.getresponse()
+            return answer.status, answer.getheaders(), answer.read()
+        finally:
+            conn.close()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Mark(int):
+    """A point in the audit log (the int) and in the fake Patroni's request log (``patroni``)."""
+
+    def __new__(cls, audit, patroni):
+        obj = super(Mark, cls).__new__(cls, audit)
+        obj.patroni = patroni
+        return obj
+
+
 class EnvtestHarness(Harness):
     kind = "envtest"
 
-    def __init__(self, kubeconfig, workdir, patroni_url, api, audit_log, procs, store, controllers, patroni_server):
+    def __init__(self, kubeconfig, workdir, patroni_url, api, audit_log, procs, store, controllers, patroni_server,
+                 webhook=None, server=None):
         super(EnvtestHarness, self).__init__(kubeconfig, workdir, patroni_url)
+        self.server = server
+        self.read_faults = ReadFaultProxy(server, self._disarm) if server else None
         self.api = api
         self.audit_log = audit_log
         self.procs = procs
         self.store = store
         self.controllers = controllers
         self.patroni_server = patroni_server
+        self.webhook = webhook
+
+    # --- what the tests reach in the double, here: fake Patroni, its requests, injected faults ---
+    @property
+    def patroni(self):
+        """The fake Patroni (the double's FakePatroni) behind ``patroni_server``."""
+        return self.controllers.patroni
+
+    def patroni_requests(self, since=0):
+        """Requests to Patroni through the pod-proxy URL since ``since`` (a ``mark()``)."""
+        return self.patroni_server.requests_since(getattr(since, "patroni", 0))
+
+    def fail_next(self, method, fragment, code):
+        """The next playbook request ``method`` whose path contains ``fragment`` fails with ``code``, once
+        (the double's ``fail_next``); a write fails in the API server's admission (``FaultWebhook``)."""
+        if method == "GET":
+            with self.read_faults._lock:
+                self.read_faults.fail_next.append((method, fragment, code))
+            _kubeconfig(self.kubeconfig, self.read_faults.url, "playbook-token")  # arm
+            return
+        if method not in FaultWebhook.OPERATIONS:
+            raise NotImplementedError("envtest injects faults into GET and %s only" % sorted(FaultWebhook.OPERATIONS))
+        with self.webhook._lock:
+            self.webhook.fail_next.append((method, fragment, code))
+
+    def _disarm(self):
+        if not self.read_faults.pending():
+            _kubeconfig(self.kubeconfig, self.server, "playbook-token")
 
     @classmethod
     def start(cls, assets, workdir, kubeconfig):
@@ -325,11 +599,27 @@ class EnvtestHarness(Harness):
             for proc in procs:
                 proc.terminate()
             raise
+        webhook = FaultWebhook(workdir)
+        try:
+            webhook.install(api)
+            # a cluster's default StorageClass (a kind cluster's "standard"), which can expand volumes:
+            # the API server's PersistentVolumeClaimResize admission refuses a claim without one to grow
+            api.create({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                        "metadata": {"name": "standard",
+                                     "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+                        "provisioner": "envtest.pgfleet.io/none", "allowVolumeExpansion": True,
+                        "volumeBindingMode": "Immediate"})
+        except Exception:
+            webhook.stop()
+            for proc in procs:
+                proc.terminate()
+            raise
         registry = Registry()
         store = ApiStore(api, registry).start()
         controllers = Controllers(store, pod_start_seconds=0.2, pod_grace_seconds=0.0, patroni=True)
         patroni_server = FakePatroniServer(controllers.patroni)
-        return cls(kubeconfig, workdir, patroni_server.url, api, audit_log, procs, store, controllers, patroni_server)
+        return cls(kubeconfig, workdir, patroni_server.url, api, audit_log, procs, store, controllers, patroni_server,
+                   webhook, server)
 
     def stop(self):
         self.controllers.stop()
@@ -341,6 +631,10 @@ class EnvtestHarness(Harness):
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if self.webhook is not None:
+            self.webhook.stop()  # after the API server: its failurePolicy is Fail
+        if self.read_faults is not None:
+            self.read_faults.stop()
 
     # --- API access ---------------------------------------------------------------------------
     def get(self, api_version, kind, name, namespace=None):
@@ -398,10 +692,11 @@ class EnvtestHarness(Harness):
 
     def mark(self):
         self.settle()
+        patroni = self.patroni_server.mark()
         if not os.path.exists(self.audit_log):
-            return 0
+            return Mark(0, patroni)
         with open(self.audit_log) as fh:
-            return sum(1 for _line in fh)
+            return Mark(sum(1 for _line in fh), patroni)
 
     def writes(self, since):
         out = []

@@ -67,9 +67,23 @@ def wait_until_empty(api, api_version, kind, timeout=120):
         time.sleep(0.5)
 
 
-def need_double(api):
-    if api.kind != "double":
-        pytest.skip("needs the test double's fake Patroni or fault injection")
+def patroni_requests(api, mark):
+    """The requests that reached (fake) Patroni through the pod-proxy URL since ``mark``."""
+    if api.kind == "double":
+        return [r for r in api.double.requests_since(mark) if r.get("proxy")]
+    return api.patroni_requests(mark)
+
+
+def fake_patroni(api):
+    return api.double.controllers.patroni if api.kind == "double" else api.patroni
+
+
+def fail_next(api, method, fragment, code):
+    """The next request ``method`` whose path holds ``fragment`` fails with ``code``, once."""
+    if api.kind == "double":
+        api.double.fail_next.append((method, fragment, code))
+    else:
+        api.fail_next(method, fragment, code)
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +136,6 @@ def test_noop_reconcile_writes_nothing(api, created):
 
 
 def test_spec_change_rolls_each_pod_once(api, created):
-    need_double(api)
     before = uids(api)
     old_leader = leader(api)[0]
     update_spec(api, resources__limits__memory="600Mi")
@@ -134,7 +147,7 @@ def test_spec_change_rolls_each_pod_once(api, created):
     assert sorted(deleted) == sorted(before), writes
     # replicas first, the old leader last, after one switchover
     assert deleted[-1] == old_leader
-    switchovers = [r for r in api.double.requests_since(mark) if r.get("proxy") and r["path"].endswith("/switchover")]
+    switchovers = [r for r in patroni_requests(api, mark) if r["path"].endswith("/switchover")]
     assert len(switchovers) == 1
     assert set(kinds_written(writes)) <= {"postgresqls", "pods", "statefulsets", "events"}, writes
     after = uids(api)
@@ -168,7 +181,6 @@ def test_pod_annotation_change_restarts_nothing(api, created):
 
 
 def test_volume_growth_resizes_pvcs_without_restart(api, created):
-    need_double(api)
     before = uids(api)
     update_spec(api, volume__size="2Gi")
     mark = api.mark()
@@ -211,11 +223,10 @@ def test_pooler_is_applied_and_pruned(api, created):
 
 
 def test_interrupted_rollout_resumes(api, created):
-    need_double(api)
     update_spec(api, resources__limits__cpu="600m")
     # the API server refuses the deletion of the leader's pod once: the rollout stops half way
     old_leader = leader(api)[0]
-    api.double.fail_next.append(("DELETE", "/pods/" + old_leader, 500))
+    fail_next(api, "DELETE", "/pods/" + old_leader, 500)
     mark = api.mark()
     result = api.reconcile(NAME, NS)
     assert result.rc != 0
@@ -235,7 +246,6 @@ def test_interrupted_rollout_resumes(api, created):
 
 
 def test_externally_flagged_pod_is_recreated(api, created):
-    need_double(api)
     victim = [p for p in pods(api) if p["metadata"]["labels"].get("spilo-role") == "replica"][0]["metadata"]["name"]
     pod = api.get("v1", "Pod", victim, NS)
     pod["metadata"].setdefault("annotations", {})[ROLL_FLAG] = "true"
@@ -249,9 +259,8 @@ def test_externally_flagged_pod_is_recreated(api, created):
 
 
 def test_failed_read_stops_the_reconcile(api, created):
-    need_double(api)
     update_spec(api, resources__limits__memory="700Mi")
-    api.double.fail_next.append(("GET", "/namespaces/%s/secrets" % NS, 503))
+    fail_next(api, "GET", "/namespaces/%s/secrets" % NS, 503)
     mark = api.mark()
     result = api.reconcile(NAME, NS)
     assert result.rc != 0
@@ -266,11 +275,9 @@ def test_failed_read_stops_the_reconcile(api, created):
 
 
 def test_scale_down_moves_the_leader_first(api, created):
-    need_double(api)
     if leader(api) != [NAME + "-1"]:
         # make pod 1 the leader through Patroni, as a failover would
-        api.double.controllers.patroni.handle("POST", NS, leader(api)[0], "8008", "switchover",
-                                              {"candidate": NAME + "-1"}, api.url)
+        fake_patroni(api).handle("POST", NS, leader(api)[0], "8008", "switchover", {"candidate": NAME + "-1"}, api.url)
     assert leader(api) == [NAME + "-1"]
     update_spec(api, numberOfInstances=1)
     result = api.reconcile(NAME, NS)
