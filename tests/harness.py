@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from http.server import BaseHTTPRequestHandler
 
 REPO = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
@@ -182,3 +183,24 @@ def victim_dir(tmp_path):
     (path / "precious.txt").write_text("keep me")
     os.chmod(str(path), 0o755)
     return str(path)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler for the small HTTP servers the tests start: HTTP/1.1, no access log."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def send_body(self, status, data, headers=(("Content-Type", "application/json"),)):
+        self.send_response(status)
+        for key, value in headers:
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)

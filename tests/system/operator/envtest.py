@@ -40,11 +40,11 @@ import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import KubernetesError
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import Api
-from ansible_collections.pgfleet.postgres.tests.harness import BackgroundLoop, free_port
+from ansible_collections.pgfleet.postgres.tests.harness import BackgroundLoop, QuietHandler, free_port
 from ansible_collections.pgfleet.postgres.tests.system.operator.conftest import Harness  # by full name: several conftest modules exist
 from k8s_double.controller import Controllers
 from k8s_double.resources import Registry
@@ -241,16 +241,10 @@ class FakePatroniServer(object):
         self._lock = threading.Lock()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def _do(self, method):
                 parts = urllib.parse.urlsplit(self.path).path.strip("/").split("/")
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
+                raw = self.body()
                 code, answer = 404, {"message": "not a pod proxy path"}
                 if len(parts) >= 6 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods" and parts[6:7] == ["proxy"]:
                     pod, _sep, port = parts[5].partition(":")
@@ -259,12 +253,9 @@ class FakePatroniServer(object):
                     with server._lock:
                         server.requests.append({"method": method, "path": urllib.parse.urlsplit(self.path).path,
                                                 "status": code, "proxy": True, "time": time.time()})
-                data = json.dumps(answer).encode() if isinstance(answer, (dict, list)) else str(answer).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json" if isinstance(answer, (dict, list)) else "text/plain")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                structured = isinstance(answer, (dict, list))
+                self.send_body(code, json.dumps(answer).encode() if structured else str(answer).encode(),
+                               [("Content-Type", "application/json" if structured else "text/plain")])
 
             def do_GET(self):
                 self._do("GET")
@@ -323,6 +314,17 @@ def _serving_cert(workdir):
     return cert_path, key_path, pem
 
 
+def take_fault(faults, lock, method, path):
+    """The code of the first ``(method, path fragment, code)`` in ``faults`` that matches, removed
+    from the list (each fault fires once, as the double's ``fail_next``); None when none matches."""
+    with lock:
+        for i, (m, frag, code) in enumerate(faults):
+            if m == method and frag in path:
+                del faults[i]
+                return code
+    return None
+
+
 class FaultWebhook(object):
     """Fault injection for writes, the way a real API server allows it: a validating admission webhook
     (a TEST DOUBLE of a failing admission step) that the API server calls for every DELETE and that
@@ -340,15 +342,9 @@ class FaultWebhook(object):
         cert_path, key_path, self.ca_pem = _serving_cert(workdir)
         hook = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                review = json.loads(self.rfile.read(length) or b"{}")
+                review = json.loads(self.body() or b"{}")
                 request = review.get("request") or {}
                 answer = {"uid": request.get("uid"), "allowed": True}
                 code = hook.decide(request)
@@ -356,13 +352,8 @@ class FaultWebhook(object):
                     answer.update(allowed=False, status={
                         "code": code, "reason": "InternalError" if code >= 500 else "Forbidden",
                         "message": "injected failure for %s %s" % (request.get("operation"), hook.path_of(request))})
-                data = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                                   "response": answer}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_body(200, json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                                                "response": answer}).encode())
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -385,13 +376,7 @@ class FaultWebhook(object):
             return 500
         if (request.get("userInfo") or {}).get("username") != PLAYBOOK_USER:
             return None  # the emulated controllers' own writes are never failed
-        method, path = self.OPERATIONS.get(request.get("operation")), self.path_of(request)
-        with self._lock:
-            for i, (m, frag, code) in enumerate(self.fail_next):
-                if m == method and frag in path:
-                    del self.fail_next[i]
-                    return code
-        return None
+        return take_fault(self.fail_next, self._lock, self.OPERATIONS.get(request.get("operation")), self.path_of(request))
 
     def install(self, api):
         """Register the webhook with the API server and wait until the server calls it."""
@@ -441,15 +426,9 @@ class ReadFaultProxy(object):
         self.on_fault = on_fault
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def _do(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else None
+                raw = self.body() or None
                 path = urllib.parse.urlsplit(self.path).path
                 code = proxy.decide(self.command, path)
                 if code:
@@ -459,13 +438,7 @@ class ReadFaultProxy(object):
                                        "message": "injected failure for %s %s" % (self.command, path)}).encode()
                 else:
                     status, headers, data = proxy.forward(self.command, self.path, dict(self.headers), raw)
-                self.send_response(status)
-                for key, value in headers:
-                    if key.lower() not in proxy.HOP:
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_body(status, data, [(k, v) for k, v in headers if k.lower() not in proxy.HOP])
                 if code:
                     proxy.on_fault()
 
@@ -477,12 +450,7 @@ class ReadFaultProxy(object):
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def decide(self, method, path):
-        with self._lock:
-            for i, (m, frag, code) in enumerate(self.fail_next):
-                if m == method and frag in path:
-                    del self.fail_next[i]
-                    return code
-        return None
+        return take_fault(self.fail_next, self._lock, method, path)
 
     def pending(self):
         with self._lock:

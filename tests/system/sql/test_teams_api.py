@@ -5,10 +5,11 @@ sets after the client gave up."""
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 from ansible_collections.pgfleet.postgres.plugins.module_utils.postgres import teams_api
+from ansible_collections.pgfleet.postgres.tests.harness import QuietHandler
 
 pytestmark = pytest.mark.postgres
 
@@ -23,34 +24,24 @@ class TeamsServer(object):
         self.seen_auth = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self):  # noqa: N802 (http.server API)
                 outer.seen_auth.append(self.headers.get("Authorization") == "Bearer " + TOKEN)
                 if outer.mode == "hang":
                     outer.release.wait(60)
                 if outer.mode in ("401", "500", "503"):
-                    self.send_response(int(outer.mode))
-                    self.end_headers()
+                    self.send_body(int(outer.mode), b"", ())
                     return
                 team = self.path.rsplit("/", 1)[-1]
                 if self.path.rsplit("/", 2)[-2] != "teams" or team not in outer.teams:
-                    self.send_response(404)
-                    self.end_headers()
+                    self.send_body(404, b"", ())
                     return
                 body = json.dumps({"dn": "cn=%s,ou=teams" % team, "id": team, "id_name": team, "team_id": team,
                                    "type": "official", "name": team.upper(), "mail": [team + "@example.org"],
                                    "member": outer.teams[team], "cost_center": "0", "parent_team_id": ""})
                 if outer.mode == "garbage":
                     body = "<html>not json</html>"
-                data = body.encode("utf-8")
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_body(200, body.encode("utf-8"))
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
