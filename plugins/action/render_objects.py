@@ -24,9 +24,16 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.module_utils.six import string_types
 from ansible.plugins.action import ActionBase
 from ansible.plugins.filter.core import from_yaml
-from ansible.template import AnsibleEnvironment
-from ansible.template.native_helpers import ansible_eval_concat
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import checksum
+
+try:  # ansible-core 2.19 and later: data tagging; a template file is rendered through the public Templar
+    from ansible.errors import AnsibleTemplateSyntaxError
+    from ansible.template import trust_as_template
+    AnsibleEnvironment = ansible_eval_concat = None
+except ImportError:  # ansible-core 2.18: the template is compiled once by Ansible's Jinja environment
+    from ansible.template import AnsibleEnvironment
+    from ansible.template.native_helpers import ansible_eval_concat
+    AnsibleTemplateSyntaxError = trust_as_template = None
 
 _ENTRY_KEYS = frozenset(("template", "templates", "when", "loop", "loop_over", "loop_var", "checksum"))
 _ITEM_KEYS = frozenset(("template", "as"))
@@ -80,9 +87,13 @@ class ActionModule(ActionBase):
     _VALID_ARGS = frozenset(("objects", "vars", "vars_from"))
 
     def _compile(self, env, compiled, name):
-        """The template file ``name`` of the role, compiled once per task."""
+        """The template file ``name`` of the role, compiled once per task (2.18); on 2.19, its text, read once."""
         if name not in compiled:
             path = self._find_needle("templates", name)
+            if trust_as_template is not None:
+                # The file is the role's own: trusted as a template, as the template lookup trusts it.
+                compiled[name] = trust_as_template(self._loader.get_text_file_contents(path))
+                return compiled[name]
             data, _show = self._loader._get_file_contents(path)
             try:
                 compiled[name] = env.from_string(to_text(data, errors="surrogate_or_strict"))
@@ -91,8 +102,10 @@ class ActionModule(ActionBase):
         return compiled[name]
 
     @staticmethod
-    def _render(template, name, variables):
+    def _render(env, template, name, variables):
         """One object: ``template`` rendered with plain dicts (no AnsibleJ2Vars: no variable is templated again)."""
+        if trust_as_template is not None:
+            return ActionModule._render_tagged(env, template, name, variables)
         context = template.new_context(dict(template.globals, **variables), shared=True)
         # The text is parsed at once and never templated again, so whether a value was "unsafe" does not
         # matter here; setting the flag skips a walk over every variable at each name the template reads.
@@ -100,6 +113,23 @@ class ActionModule(ActionBase):
         try:
             text = ansible_eval_concat(template.root_render_func(context))
             return from_yaml(text) if isinstance(text, string_types) else text
+        except Exception as exc:  # the message of a failed filter may quote values: the task runs under no_log
+            raise AnsibleActionFail("render_objects: rendering %s failed: %s" % (name, to_text(exc))) from exc
+
+    @staticmethod
+    def _render_tagged(templar, text, name, variables):
+        """ansible-core 2.19: ``text`` rendered by ``templar``, which sees only ``variables``.
+
+        Values that come from the play (facts, task arguments) or from a file are not trusted as templates
+        in 2.19, so no variable is templated again. Jinja parses the text at each call.
+        """
+        templar.available_variables = variables
+        try:
+            # as the template lookup renders a file: the file's backslashes are not escaped again
+            value = templar.template(text, escape_backslashes=False)
+            return from_yaml(value) if isinstance(value, string_types) else value
+        except AnsibleTemplateSyntaxError as exc:  # 2.19 reports a syntax error when the template is rendered
+            raise AnsibleActionFail("render_objects: template %s does not compile: %s" % (name, to_text(exc))) from exc
         except Exception as exc:  # the message of a failed filter may quote values: the task runs under no_log
             raise AnsibleActionFail("render_objects: rendering %s failed: %s" % (name, to_text(exc))) from exc
 
@@ -116,8 +146,12 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail("render_objects: vars_from names %s, which is not defined" % name)
             value = task_vars[name]
             variables[name] = self._templar.template(value) if isinstance(value, string_types) else value
-        # Ansible's own environment, as the template lookup uses it (filters, tests, undefined handling)
-        env = self._templar.copy_with_new_env(environment_class=AnsibleEnvironment).environment
+        # Ansible's own environment, as the template lookup uses it (filters, tests, undefined handling);
+        # on 2.19 a templar of its own, which sees only the variables given to each render
+        if trust_as_template is not None:
+            env = self._templar.copy_with_new_env(available_variables={})
+        else:
+            env = self._templar.copy_with_new_env(environment_class=AnsibleEnvironment).environment
         compiled = {}
         objects = []
         stamped = None
@@ -129,7 +163,7 @@ class ActionModule(ActionBase):
                 if "loop_var" in entry:
                     local_vars[entry["loop_var"]] = item
                 for step in steps:
-                    obj = self._render(self._compile(env, compiled, step["template"]), step["template"], local_vars)
+                    obj = self._render(env, self._compile(env, compiled, step["template"]), step["template"], local_vars)
                     if entry.get("checksum"):
                         obj = checksum.annotate(obj)
                         stamped = obj["metadata"]["annotations"][checksum.ANNOTATION]
