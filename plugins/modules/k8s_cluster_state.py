@@ -87,6 +87,34 @@ options:
     type: str
     default: ''
     version_added: 0.1.0
+  fast_path:
+    description:
+      - Compute the steady-state fingerprint of what was read (RV(fingerprint)) and compare it with the one the last
+        full reconcile recorded in C(status.steadyFingerprint) (RV(fast)). See C(docs/design/reconcile.md), section 6.
+    type: bool
+    default: false
+    version_added: 0.1.0
+  full_sync_period:
+    description:
+      - With O(fast_path), a steady cluster still gets a full reconcile once in this many seconds (at an offset
+        drawn from its uid), hourly while password rotation applies. It repairs what no object shows, such as a
+        role dropped by hand.
+    type: int
+    default: 21600
+    version_added: 0.1.0
+  code_root:
+    description:
+      - With O(fast_path), the collection's root directory. Its C(MANIFEST.json) (installed collection), or
+        else its C(roles/) and C(plugins/) files, go into the fingerprint, so new code takes the full path once.
+    type: path
+    version_added: 0.1.0
+  now:
+    description:
+      - With O(fast_path), the time in seconds since the epoch that decides the full-sync period (tests drive
+        the clock with it). Empty means the current time.
+    type: str
+    default: ''
+    version_added: 0.1.0
 notes:
   - Supports check mode (it only reads).
 seealso:
@@ -278,6 +306,20 @@ teardown_names:
       namespace; every name from the model's C(names), so as the objects are rendered, C(pdb_name_format) included).
   returned: always
   type: dict
+fingerprint:
+  description:
+    - With O(fast_path), the steady-state fingerprint of this read; empty when the cluster is not steady
+      (RV(fast_reason) says why).
+  returned: always
+  type: str
+fast:
+  description: Whether the fingerprint equals the recorded one, so the full reconcile can be skipped.
+  returned: always
+  type: bool
+fast_reason:
+  description: Why RV(fast) is what it is, in words.
+  returned: always
+  type: str
 requests:
   description: The API requests made (method, path, status).
   returned: always
@@ -288,6 +330,7 @@ requests:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import steady
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.module import api_session, k8s_argument_spec
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.state import patroni_access, patroni_access_argument_spec, read_state
 
@@ -304,12 +347,25 @@ def main():
         operator_configmap_required=dict(type="bool", default=False),
         read_objects=dict(type="bool", default=True),
         controller_id=dict(type="str", default=""),
+        fast_path=dict(type="bool", default=False),
+        full_sync_period=dict(type="int", default=steady.DEFAULT_PERIOD),
+        code_root=dict(type="path"),
+        now=dict(type="str", default=""),
         **patroni_access_argument_spec()
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_one_of=[("manifest", "name")],
                            required_by={"name": ("namespace",)})
     p = module.params
+    if p["full_sync_period"] < 60:
+        module.fail_json(msg="full_sync_period: %d seconds is too short; give 60 or more (21600 = 6 hours)"
+                         % p["full_sync_period"])
+    try:
+        now = float(p["now"]) if p["now"] else None
+    except ValueError:
+        module.fail_json(msg="now: %r is not a number of seconds since the epoch" % (p["now"],))
+    fast_path = {"enabled": p["fast_path"], "period": p["full_sync_period"], "now": now,
+                 "code": steady.code_identity(p["code_root"]) if p["fast_path"] else ""}
     operator_ns = (p["operator_namespace"] or os.environ.get("OPERATOR_NAMESPACE") or p["namespace"]
                    or (p["manifest"] or {}).get("metadata", {}).get("namespace"))
     with api_session(module, dry_run=False) as session:  # it only reads
@@ -318,7 +374,7 @@ def main():
                             operator_namespace=operator_ns,
                             configmap_required=p["operator_configmap_required"], read_objects=p["read_objects"],
                             controller_id=p["controller_id"] or "", patroni_access=patroni_access(p),
-                            configuration_object=p["operator_configuration"])
+                            configuration_object=p["operator_configuration"], fast_path=fast_path)
     result["requests"] = session.requests()
     module.exit_json(changed=False, **result)
 

@@ -20,11 +20,13 @@ import base64
 import copy
 import datetime
 import json
+import time
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import (
     KubernetesError,
     ManifestErrors,
 )
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import steady
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.api import strip_server_fields
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import opconfig, spilo
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.manifest import build_model_without_credentials
@@ -433,12 +435,13 @@ def patroni_view(model, manifest, objects, pods):
 
 def read_state(api, name=None, namespace=None, manifest=None, config_given=None, configmap=None,
                operator_namespace=None, configmap_required=False, read_objects=True, controller_id="",
-               patroni_access=None, configuration_object=None):
+               patroni_access=None, configuration_object=None, fast_path=None):
     """Everything a reconcile needs, read once, and the decisions taken from it alone.
 
     See the module documentation for the keys. ``controller_id`` is this operator instance's
     ``acid.zalan.do/controller`` value; ``patroni_access`` how Patroni's API is reached
-    (:func:`patroni_api_url`).
+    (:func:`patroni_api_url`). ``fast_path`` (``{"enabled", "period", "now", "code"}``) asks for the
+    steady-state fingerprint (:mod:`steady`): ``fingerprint``, ``fast`` and ``fast_reason`` in the result.
     """
     config_raw, config_source = read_config(api, configmap, operator_namespace, config_given, configmap_required,
                                             configuration_object)
@@ -474,7 +477,8 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
               "statefulset": None, "pods": [], "leader": None, "exists": False, "instances": None,
               "ready": False, "ready_reasons": [], "teardown_names": {},
               "backup_environment_secret": None, "patroni": {}, "postgres_teams": [], "model": None,
-              "infrastructure": {"secrets": [], "configmaps": [], "namespace": namespace}, "teams_api_token": None}
+              "infrastructure": {"secrets": [], "configmaps": [], "namespace": namespace}, "teams_api_token": None,
+              "fingerprint": "", "fast": False, "fast_reason": "not asked"}
     model, invalid = validate(manifest, config_raw)
     status = current_status(manifest)
     result["status_before"] = status.get("PostgresClusterStatus") or ""
@@ -509,6 +513,8 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
     sources = read_role_sources(api, config, namespace, operator_namespace)
     result["infrastructure"] = sources["infrastructure"]
     result["teams_api_token"] = teams_token(sources["teams_token_secret"])
+    if sources["teams_token_secret"]:
+        result["teams_token_secret_version"] = steady.version_of(sources["teams_token_secret"])
     if config.get("enable_teams_api") and not result["teams_api_token"]:
         result["model_warnings"].append(
             "config.oauth_token_secret_name: Secret %s has no key %s; the Teams API is asked without a token"
@@ -544,4 +550,32 @@ def read_state(api, name=None, namespace=None, manifest=None, config_given=None,
                       for items in objects.values() for o in items),
         "logical_backup": bool(objects.get("CronJob")),
     }
+    if fast_path and fast_path.get("enabled"):
+        decide_fast_path(result, manifest, fast_path)
     return result
+
+
+def decide_fast_path(result, manifest, fast_path):
+    """Set ``fingerprint``, ``fast`` and ``fast_reason`` (docs/design/reconcile.md §6)."""
+    model = result["model"]
+    try:
+        policy = rotation.policy_from(model.get("config"), model.get("spec"), model.get("cr_annotations"))
+    except rotation.RotationError:
+        policy = {"enabled": True}
+    rotating = bool(policy.get("enabled") or policy.get("users") or policy.get("in_place"))
+    now = fast_path.get("now")
+    if now is None:
+        now = time.time()
+    digest, why = steady.fingerprint(result, code=fast_path.get("code") or "", now=now,
+                                     period=fast_path.get("period") or steady.DEFAULT_PERIOD, rotation_active=rotating)
+    result["fingerprint"] = digest
+    before = steady.recorded(manifest)
+    result["fast"] = bool(digest) and digest == before
+    if result["fast"]:
+        result["fast_reason"] = "unchanged since the last full reconcile"
+    elif why:
+        result["fast_reason"] = why
+    elif not before:
+        result["fast_reason"] = "no steady state recorded yet"
+    else:
+        result["fast_reason"] = "the manifest, the configuration, an object, a pod or the full-sync period changed"

@@ -20,8 +20,12 @@ import copy
 import datetime
 import socket
 
+from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import steady
+
 STATUSES = ("Creating", "Updating", "Running", "CreateFailed", "UpdateFailed", "SyncFailed", "Invalid", "")
 COMPONENT = "pgfleet-postgres-operator"
+#: status key of the steady-state fingerprint (docs/design/reconcile.md section 6)
+STEADY_KEY = steady.STATUS_KEY
 
 
 def now():
@@ -142,6 +146,12 @@ def reconcile_outcome(cr, phase, outcome):
     fields = {}
     if slots is not None and list(slots) != list(view.get("managed_slots") or []):
         fields["managedSlots"] = list(slots)
+    # the steady-state fingerprint (k8s/steady.py): kept only when this reconcile ended steady
+    if "fingerprint" in outcome:
+        steady_end = ready and not pending and not patroni_error and not sql_error
+        fingerprint = (outcome.get("fingerprint") or "") if steady_end else ""
+        if fingerprint != (cur.get(STEADY_KEY) or ""):
+            fields[STEADY_KEY] = fingerprint or None
     events = []
     if patroni_error:
         known = [c for c in cur.get("conditions") or [] if isinstance(c, dict) and c.get("type") == "PatroniConfigured"]
@@ -160,7 +170,8 @@ def failure_outcome(cr, phase, message):
     return {"status": status, "observed_generation": None,
             "conditions": [{"type": "Ready", "status": "False", "reason": "ReconcileFailed",
                             "message": (message or "")[:1000]}],
-            "fields": {},
+            # a failed reconcile was not steady: the next one takes the full path
+            "fields": {STEADY_KEY: None} if current_status(cr).get(STEADY_KEY) else {},
             "events": [{"reason": "Sync", "type": "Warning", "message": message}] if before != status else []}
 
 
@@ -185,7 +196,10 @@ def write(api, cr, status=None, conditions=None, observed_generation=None, field
     cur, new = desired_status(cr, status, conditions, observed_generation, fields)
     changed = new != cur or isinstance(cr.get("status"), str)
     if changed:
-        api.patch("acid.zalan.do/v1", "postgresql", meta["name"], meta.get("namespace"), {"status": new},
+        body = dict(new)
+        # a merge patch keeps keys it does not name: a removed key is sent as null
+        body.update((key, None) for key in cur if key not in new)
+        api.patch("acid.zalan.do/v1", "postgresql", meta["name"], meta.get("namespace"), {"status": body},
                   patch_type="merge", subresource="status")
     posted = []
     for ev in events or []:
