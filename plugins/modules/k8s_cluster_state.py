@@ -90,7 +90,7 @@ options:
   fast_path:
     description:
       - Compute the steady-state fingerprint of what was read (RV(fingerprint)) and compare it with the one the last
-        full reconcile recorded in C(status.steadyFingerprint) (RV(fast)). See C(docs/design/reconcile.md), section 6.
+        full reconcile recorded in C(status.steadyFingerprint) (RV(fast)). See C(docs/design/reconcile.md), section 8.
     type: bool
     default: false
     version_added: 0.1.0

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""The steady-state fingerprint: when a reconcile may stop after its one read (docs/design/reconcile.md §6).
+"""The steady-state fingerprint: when a reconcile may stop after its one read (docs/design/reconcile.md §8).
 
 A full reconcile renders every object, compares it with the live one, asks Patroni and Postgres,
 and on a steady cluster finds nothing to do. The fingerprint lets the next reconcile know that
