@@ -1,12 +1,14 @@
 """Taking over a cluster the Zalando operator created: zero pod restarts, zero failed writes.
 
 The reference operator writes its objects with create/update calls under the field manager
-``postgres-operator``; its critical-operation PDB carries ``maxUnavailable: 0``. The test first
-lets pgfleet render the complete reference manifest, then turns every object into what the
-reference operator leaves behind: created again by ``postgres-operator`` (operation Update), without
-pgfleet's annotations, with the reference operator's PDB, and pods that never saw pgfleet. The first
-reconcile must adopt all of it without restarting a pod and without a refused write, say what
-differed, and leave no field owned by the old manager; the second writes nothing.
+``postgres-operator``; its critical-operation PDB carries ``maxUnavailable: 0`` since 2.0 and
+``minAvailable: <instances>`` before. The test first lets pgfleet render the complete reference
+manifest, then turns every object into what the reference operator leaves behind: created again by
+``postgres-operator`` (operation Update), without pgfleet's annotations, with the reference
+operator's PDB (either form), and pods that never saw pgfleet. The first reconcile must adopt all of
+it without restarting a pod and without a refused write, say what differed, and leave no field owned
+by the old manager; the PDB ends with pgfleet's ``maxUnavailable: 0`` only (the server refuses both
+fields). The second reconcile writes nothing.
 """
 
 import pytest
@@ -15,9 +17,7 @@ from conftest import manifest
 
 pytestmark = [pytest.mark.k8s]
 
-NAME = "acid-zalando"
 NS = "default"
-SELECTOR = "cluster-name=%s" % NAME
 PREVIOUS = "postgres-operator"
 OURS = ("pgfleet.io/applied-checksum", "pgfleet.io/template-checksum", "pgfleet.io/pod-checksum")
 KINDS = (("apps/v1", "StatefulSet"), ("v1", "Service"), ("v1", "Secret"), ("policy/v1", "PodDisruptionBudget"))
@@ -27,7 +27,7 @@ def without_ours(annotations):
     return dict((k, v) for k, v in (annotations or {}).items() if k not in OURS)
 
 
-def as_the_reference_operator_left_it(obj):
+def as_the_reference_operator_left_it(obj, critical_budget):
     meta = obj["metadata"]
     meta["annotations"] = without_ours(meta.get("annotations"))
     if not meta["annotations"]:
@@ -40,14 +40,15 @@ def as_the_reference_operator_left_it(obj):
         spec.pop("clusterIP", None)
         spec.pop("clusterIPs", None)
     if obj["kind"] == "PodDisruptionBudget" and meta["name"].endswith("-critical-op-pdb"):
-        # the reference operator's budget: blocks every labelled pod, satisfied when none is labelled
+        # the reference operator's budget, in the form of its version
         spec.pop("minAvailable", None)
-        spec["maxUnavailable"] = 0
+        spec.pop("maxUnavailable", None)
+        spec.update(critical_budget)
     return obj
 
 
-def pods(api):
-    return sorted(api.list("v1", "Pod", NS, SELECTOR), key=lambda p: p["metadata"]["name"])
+def pods(api, name):
+    return sorted(api.list("v1", "Pod", NS, "cluster-name=%s" % name), key=lambda p: p["metadata"]["name"])
 
 
 def previous_owned(obj):
@@ -71,53 +72,62 @@ def as_the_reference_operator_left_the_pod(api, name):
     raise AssertionError("pod %s kept changing under the test" % name)
 
 
-def test_first_reconcile_adopts_a_zalando_cluster_without_restarts(api):
-    api.put(manifest(NAME, NS, numberOfInstances=2))
-    first = api.reconcile(NAME, NS)
+@pytest.mark.parametrize("name, critical_budget", [
+    # 2.0 and later: blocks every labelled pod, satisfied when none is labelled (what pgfleet renders)
+    ("acid-zalando", {"maxUnavailable": 0}),
+    # before 2.0: minAvailable: <instances>, never satisfied while no pod is labelled
+    ("acid-zalando-old", {"minAvailable": 2}),
+], ids=["maxUnavailable", "minAvailable"])
+def test_first_reconcile_adopts_a_zalando_cluster_without_restarts(api, name, critical_budget):
+    api.put(manifest(name, NS, numberOfInstances=2))
+    first = api.reconcile(name, NS)
     assert first.rc == 0, first.stdout[-3000:]
     api.settle()
     adopted = []
     for api_version, kind in KINDS:
-        for obj in api.list(api_version, kind, NS, SELECTOR):
+        for obj in api.list(api_version, kind, NS, "cluster-name=%s" % name):
             obj.setdefault("apiVersion", api_version)
             obj.setdefault("kind", kind)
-            name = obj["metadata"]["name"]
-            if kind == "Service" and name.endswith("-config"):
+            obj_name = obj["metadata"]["name"]
+            if kind == "Service" and obj_name.endswith("-config"):
                 continue  # Patroni's, not the operator's
-            api.recreate_as(as_the_reference_operator_left_it(obj), PREVIOUS)
-            adopted.append((api_version, kind, name))
-    for pod in pods(api):
+            api.recreate_as(as_the_reference_operator_left_it(obj, critical_budget), PREVIOUS)
+            adopted.append((api_version, kind, obj_name))
+    for pod in pods(api, name):
         as_the_reference_operator_left_the_pod(api, pod["metadata"]["name"])
     api.settle()
-    critical = api.get("policy/v1", "PodDisruptionBudget", "postgres-%s-critical-op-pdb" % NAME, NS)
-    assert critical["spec"]["maxUnavailable"] == 0 and previous_owned(critical)
-    before = dict((p["metadata"]["name"], (p["metadata"]["uid"], p["spec"])) for p in pods(api))
+    pdb_name = "postgres-%s-critical-op-pdb" % name
+    critical = api.get("policy/v1", "PodDisruptionBudget", pdb_name, NS)
+    assert dict((k, critical["spec"].get(k)) for k in critical_budget) == critical_budget and previous_owned(critical)
+    before = dict((p["metadata"]["name"], (p["metadata"]["uid"], p["spec"])) for p in pods(api, name))
     assert len(before) == 2
 
     mark = api.mark()
-    result = api.reconcile(NAME, NS)
+    result = api.reconcile(name, NS)
     assert result.rc == 0, result.stdout[-3000:]
     assert result.failed_tasks() == []
     writes = api.writes(mark)
     assert not [w for w in writes if w[0] == "DELETE"], writes
     api.settle()
     # not one pod restarted or re-templated, none flagged for a rolling update
-    after = dict((p["metadata"]["name"], (p["metadata"]["uid"], p["spec"])) for p in pods(api))
+    after = dict((p["metadata"]["name"], (p["metadata"]["uid"], p["spec"])) for p in pods(api, name))
     assert after == before
-    for pod in pods(api):
+    for pod in pods(api, name):
         assert "zalando-postgres-operator-rolling-update-required" not in (pod["metadata"].get("annotations") or {})
     # every object is pgfleet's now, and nothing is left owned by the old manager
-    for api_version, kind, name in adopted:
-        obj = api.get(api_version, kind, name, NS)
-        assert previous_owned(obj) == [], (kind, name, obj["metadata"].get("managedFields"))
-        assert "pgfleet.io/applied-checksum" in obj["metadata"]["annotations"], (kind, name)
-    critical = api.get("policy/v1", "PodDisruptionBudget", "postgres-%s-critical-op-pdb" % NAME, NS)
-    assert ("minAvailable" in critical["spec"]) != ("maxUnavailable" in critical["spec"]), critical["spec"]
+    for api_version, kind, obj_name in adopted:
+        obj = api.get(api_version, kind, obj_name, NS)
+        assert previous_owned(obj) == [], (kind, obj_name, obj["metadata"].get("managedFields"))
+        assert "pgfleet.io/applied-checksum" in obj["metadata"]["annotations"], (kind, obj_name)
+    critical = api.get("policy/v1", "PodDisruptionBudget", pdb_name, NS)
+    assert critical["spec"]["maxUnavailable"] == 0 and "minAvailable" not in critical["spec"], critical["spec"]
     # the differences are told
     assert "adopted from field manager %s" % PREVIOUS in result.stdout
-    assert api.status(NAME, NS)["PostgresClusterStatus"] == "Running"
+    if "minAvailable" in critical_budget:
+        assert "pgfleet removes spec.minAvailable" in result.stdout
+    assert api.status(name, NS)["PostgresClusterStatus"] == "Running"
 
     mark = api.mark()
-    again = api.reconcile(NAME, NS)
+    again = api.reconcile(name, NS)
     assert again.rc == 0, again.stdout[-3000:]
     assert api.writes(mark) == []

@@ -158,7 +158,8 @@ def test_complete_manifest(render_case):
     assert {"name": "empty", "mountPath": "/opt/empty"} in r.container("date")["volumeMounts"]
     assert [m["name"] for m in r.container("postgres")["volumeMounts"]] == ["pgdata", "dshm", "empty"]
     assert r.get("PodDisruptionBudget", "postgres-acid-test-cluster-pdb")["spec"]["minAvailable"] == 1
-    assert r.get("PodDisruptionBudget", "postgres-acid-test-cluster-critical-op-pdb")["spec"]["minAvailable"] == 2
+    critical = r.get("PodDisruptionBudget", "postgres-acid-test-cluster-critical-op-pdb")["spec"]
+    assert critical["maxUnavailable"] == 0 and "minAvailable" not in critical
     assert len(r.all("Secret")) == 7  # postgres, standby, zalando, foo_user, bar_owner/reader/writer_user
 
 
@@ -300,9 +301,11 @@ def test_load_balancers_source_ranges_and_dns(render_case):
 
 def test_single_instance_never_blocks_a_drain(render_case):
     r = render_case(BY_ID["single-instance-etcd"])
-    for pdb in r.all("PodDisruptionBudget"):
-        assert pdb["spec"]["minAvailable"] == 0
+    assert len(r.all("PodDisruptionBudget")) == 2
     primary_pdb = r.get("PodDisruptionBudget", "postgres-acid-single-pdb")
+    assert primary_pdb["spec"]["minAvailable"] == 0 and "maxUnavailable" not in primary_pdb["spec"]
+    critical = r.get("PodDisruptionBudget", "postgres-acid-single-critical-op-pdb")["spec"]
+    assert critical["maxUnavailable"] == "100%" and "minAvailable" not in critical
     assert "spilo-role" not in primary_pdb["spec"]["selector"]["matchLabels"]  # pdb_master_label_selector=false
     env = r.env()
     assert env["ETCD_HOST"] == "etcd-client.etcd.svc.cluster.local:2379"

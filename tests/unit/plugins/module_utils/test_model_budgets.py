@@ -20,13 +20,20 @@ def _pdbs(config=None, instances=3):
 def test_budgets_of_a_replicated_cluster():
     pdbs = _pdbs()
     assert pdbs["primary"] == {"min_available": 1, "selector": dict(SELECTOR, **{"spilo-role": "master"})}
-    assert pdbs["critical_op"] == {"min_available": 3, "selector": dict(SELECTOR, **{"critical-operation": "true"})}
+    # maxUnavailable 0: no labelled pod may be evicted, and with none labelled the budget is satisfied
+    assert pdbs["critical_op"] == {"max_unavailable": 0, "selector": dict(SELECTOR, **{"critical-operation": "true"})}
 
 
 @pytest.mark.parametrize("config, instances", [({}, 1), ({}, 0), ({"enable_pod_disruption_budget": "false"}, 3)])
 def test_budgets_hold_nothing_for_one_pod_or_when_disabled(config, instances):
     pdbs = _pdbs(config, instances)
-    assert pdbs["primary"]["min_available"] == 0 and pdbs["critical_op"]["min_available"] == 0
+    # each budget keeps its field, only the value says "nothing": the primary minAvailable 0, the critical one 100%
+    assert pdbs["primary"] == {"min_available": 0, "selector": dict(SELECTOR, **{"spilo-role": "master"})}
+    assert pdbs["critical_op"] == {"max_unavailable": "100%", "selector": dict(SELECTOR, **{"critical-operation": "true"})}
+
+
+def test_critical_budget_of_two_instances():
+    assert _pdbs(instances=2)["critical_op"]["max_unavailable"] == 0
 
 
 def test_primary_budget_without_the_master_label_selector():
