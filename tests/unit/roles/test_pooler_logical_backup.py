@@ -49,15 +49,19 @@ def scenarios():
     minimal = manifest("minimal-postgres-manifest.yaml")
     minimal["spec"]["connectionPooler"] = {}
     long_name = manifest("minimal-postgres-manifest.yaml")
-    long_name["metadata"].update({"name": LONG_NAME, "annotations": {"acid.zalan.do/logical-backup-secret": "cluster-creds"}})
-    long_name["spec"].update({"enableLogicalBackup": True, "enableConnectionPooler": False})
+    long_name["metadata"].update({"name": LONG_NAME, "annotations": {"acid.zalan.do/logical-backup-secret": "cluster-creds",
+                                                                     "owner": "dba"}})
+    long_name["spec"].update({"enableLogicalBackup": True, "enableConnectionPooler": False,
+                              "podAnnotations": {"team/backup": "pod", "custom": "manifest"}})
     disabled = manifest("minimal-postgres-manifest.yaml")
     disabled["metadata"]["annotations"] = {"acid.zalan.do/disable-logical-backup": "true"}
     disabled["spec"]["enableLogicalBackup"] = True
     return {
         "full": (full, full_config, {"kind": "Secret", "data": {"B_VAR": "eA==", "A_VAR": "eQ=="}}),
         "minimal": (minimal, {"logical_backup_provider": "gcs"}, None),
-        "long_name": (long_name, {"logical_backup_provider": "az", "logical_backup_azure_storage_account_key": "k"}, None),
+        "long_name": (long_name, {"logical_backup_provider": "az", "logical_backup_azure_storage_account_key": "k",
+                                  "custom_pod_annotations": "custom:config,other:config", "inherited_annotations": "owner",
+                                  "kube_iam_role": "backup-role"}, None),
         "disabled": (disabled, {}, None),
     }
 
@@ -320,6 +324,15 @@ def test_logical_backup_other_providers_and_cluster_credentials(rendered):
     assert "LOGICAL_BACKUP_S3_REGION" not in env
     assert container["envFrom"] == [{"secretRef": {"name": "cluster-creds"}}]
     assert env["LOGICAL_BACKUP_S3_BUCKET_SCOPE_SUFFIX"] == ""  # no uid outside Kubernetes
+
+
+def test_logical_backup_pod_annotations(rendered):
+    # the pod template's annotations as the database pods' (custom_pod_annotations overlaid by spec.podAnnotations, the
+    # inherited ones, the kube_iam_role one); the CronJob itself carries the inherited ones only
+    (job,) = rendered["long_name"]["logical_backup_objects"]
+    assert job["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["annotations"] == {
+        "custom": "manifest", "other": "config", "team/backup": "pod", "owner": "dba", "iam.amazonaws.com/role": "backup-role"}
+    assert job["metadata"]["annotations"] == {"owner": "dba"}
 
 
 def test_disabled_logical_backup_is_listed_for_deletion(rendered):
