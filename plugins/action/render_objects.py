@@ -12,6 +12,10 @@ small, explicit variable dict (O(vars) in the task): nothing else of the play is
 The templates are rendered by Ansible's own Jinja environment (the same filters, tests and
 undefined handling as the template lookup) and parsed like ``| from_yaml``; the StatefulSet's pod
 template checksum is stamped by ``model/checksum.py``. The result holds secrets: use ``no_log``.
+
+ansible-core 2.18 and 2.19 (meta/runtime.yml): 2.19 removed the environment class and the
+concatenation helper used on 2.18, so there a templar of the task's own renders each file, seeing only
+the given variables (a file is parsed at each render there). The objects are the same on both.
 """
 
 from __future__ import absolute_import, division, print_function
