@@ -1,4 +1,4 @@
-"""The fast path (docs/design/reconcile.md section 6): a cluster unchanged since the last full reconcile
+"""The fast path (docs/design/reconcile.md section 8): a cluster unchanged since the last full reconcile
 left it steady costs one read; anything that changed takes the full reconcile again.
 
 One cluster goes through it in file order: created (its fingerprint recorded), a resync that stops
@@ -76,9 +76,13 @@ def test_object_deleted_by_hand_takes_the_full_path(api, steady, clock):
     assert not fast(result)
     assert api.get("policy/v1", "PodDisruptionBudget", pdb, NS) is not None
     api.settle()
-    # the new state is recorded, so the next resync is fast again
+    # the new state is recorded, so a resync is fast again; one more full reconcile may come first, when the
+    # disruption controller wrote the new PDB's status after the reconcile read it
     mark = api.mark()
-    assert fast(reconcile(api, clock["now"]))
+    if not fast(reconcile(api, clock["now"])):
+        assert [m for m, path in api.writes(mark) if not path.endswith("/postgresqls/%s/status" % NAME)] == []
+        mark = api.mark()
+        assert fast(reconcile(api, clock["now"]))
     assert api.writes(mark) == []
 
 
