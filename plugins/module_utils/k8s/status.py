@@ -24,7 +24,7 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import steady
 
 STATUSES = ("Creating", "Updating", "Running", "CreateFailed", "UpdateFailed", "SyncFailed", "Invalid", "")
 COMPONENT = "pgfleet-postgres-operator"
-#: status key of the steady-state fingerprint (docs/design/reconcile.md section 6)
+#: status key of the steady-state fingerprint (docs/design/reconcile.md section 8)
 STEADY_KEY = steady.STATUS_KEY
 
 
