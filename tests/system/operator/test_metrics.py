@@ -343,3 +343,52 @@ def test_an_unreachable_endpoint_does_not_fail_or_slow_the_reconcile(api, lifecy
                 if (e.get("event"), e["event_data"].get("task_action")) == ("runner_on_ok", "pgfleet.postgres.operator_metrics")]
     # the module's own start-up is most of it; one connection attempt of 0.5 s at most
     assert event["duration"] < 10, event["duration"]
+
+
+def events_of(api, but=()):
+    """(reason, type, message) of the events on the cluster's postgresql object, by creation, leaving
+    out those named in ``but``."""
+    evs = [e for e in api.list("v1", "Event", NS) if e["involvedObject"]["name"] == NAME and e["metadata"]["name"] not in but]
+    evs.sort(key=lambda e: (e.get("firstTimestamp") or "", int(e["metadata"].get("resourceVersion") or 0)))
+    return [(e["reason"], e["type"], e["message"]) for e in evs]
+
+
+def event_names(api):
+    return set(e["metadata"]["name"] for e in api.list("v1", "Event", NS))
+
+
+def test_flagged_pods_are_an_event(api, lifecycle):
+    """The spec change flagged both pods before the rollout recreated them: one event says why."""
+    flagged = [e for e in events_of(api) if e[0] == "RollingUpdate" and e[2].startswith("flagged for a rolling update: ")]
+    assert len(flagged) == 2, events_of(api)  # the spec change, and the recovery after the failed read
+    assert "%s-0" % NAME in flagged[0][2] and "%s-1" % NAME in flagged[0][2]
+
+
+def test_resize_recreate_and_prune_are_events_and_counted(api, lifecycle, endpoint):
+    """A volume growth resizes the PVCs and re-creates the StatefulSet; a pooler switched off is deleted."""
+    seen = event_names(api)
+    before = exposition_lines(endpoint.scrape())
+    for spec in ({"volume": {"size": "2Gi"}}, {"enableConnectionPooler": True}, {"enableConnectionPooler": False}):
+        cr = api.current_cr(NAME, NS)
+        cr["spec"].update(spec)
+        api.put(cr)
+        result = api.reconcile(NAME, NS)
+        assert result.rc == 0, result.stdout[-3000:]
+        api.settle()
+    new = events_of(api, but=seen)
+    by_reason = dict((reason, (kind, message)) for reason, kind, message in new)
+    assert set(by_reason) >= {"Resize", "Update", "Delete"}, "\n".join(map(str, new))
+    assert by_reason["Resize"][0] == "Normal", new
+    assert "PersistentVolumeClaim/pgdata-%s-0" % NAME in by_reason["Resize"][1] and "-> 2Gi" in by_reason["Resize"][1], new
+    assert by_reason["Update"][1].startswith("re-created StatefulSet/%s, which Kubernetes cannot change in place" % NAME), new
+    assert by_reason["Delete"][1].startswith("deleted "), new
+    assert "Deployment/%s-pooler" % NAME in by_reason["Delete"][1] and "Service/%s-pooler" % NAME in by_reason["Delete"][1], new
+    lines = exposition_lines(endpoint.scrape())
+
+    def grown(series):
+        return (value(lines, series) or 0) - (value(before, series) or 0)
+
+    assert grown('pgfleet_objects_written_total{action="resize"}') == 2.0
+    assert grown('pgfleet_objects_written_total{action="replace"}') == 1.0
+    assert grown('pgfleet_objects_written_total{action="delete"}') >= 2.0
+    assert grown('pgfleet_objects_written_total{action="create"}') >= 2.0
