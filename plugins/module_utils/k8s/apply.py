@@ -129,8 +129,12 @@ class ApplySet(object):
         """Take over the fields of the previous operator before the first apply; returns the reasons to show."""
         if current is None or not self.adopt_from:
             return []
-        if k8s_diff.APPLIED_CHECKSUM in ((current.get("metadata") or {}).get("annotations") or {}):
-            return []  # applied by pgfleet before: nothing to take over
+        if k8s_diff.APPLIED_CHECKSUM in ((current.get("metadata") or {}).get("annotations") or {}) \
+                and obj.get("kind") not in k8s_adopt.EXCLUSIVE_FIELDS:
+            # applied by pgfleet before: nothing to take over. A kind with fields that exclude each other
+            # is still checked: a hand edit (kubectl edit of a PDB's minAvailable) would make our apply
+            # carry both fields, which the API server refuses on every reconcile.
+            return []
         meta = obj.get("metadata") or {}
         live = self.api.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
         patch, managers = k8s_adopt.takeover_patch(live, self.field_manager, self.adopt_from)

@@ -131,3 +131,27 @@ def test_first_reconcile_adopts_a_zalando_cluster_without_restarts(api, name, cr
     again = api.reconcile(name, NS)
     assert again.rc == 0, again.stdout[-3000:]
     assert api.writes(mark) == []
+
+
+def test_a_budget_edited_by_hand_is_taken_back(api):
+    """kubectl edit of the critical-operation PDB (maxUnavailable -> minAvailable) after pgfleet applied it: the
+    next reconcile takes the field over and writes its own budget, instead of failing on both fields."""
+    name = "acid-edited-pdb"
+    api.put(manifest(name, NS, numberOfInstances=2))
+    assert api.reconcile(name, NS).rc == 0
+    api.settle()
+    pdb_name = "postgres-%s-critical-op-pdb" % name
+    pdb = api.get("policy/v1", "PodDisruptionBudget", pdb_name, NS)
+    pdb.setdefault("apiVersion", "policy/v1")
+    pdb.setdefault("kind", "PodDisruptionBudget")
+    pdb["spec"].pop("maxUnavailable", None)
+    pdb["spec"]["minAvailable"] = 2
+    pdb.pop("status", None)
+    pdb["metadata"].pop("managedFields", None)
+    api.update_as(pdb, "kubectl-edit")
+    result = api.reconcile(name, NS, extravars={"reconcile_fast_path": False})
+    assert result.rc == 0, result.stdout[-3000:]
+    assert result.failed_tasks() == []
+    spec = api.get("policy/v1", "PodDisruptionBudget", pdb_name, NS)["spec"]
+    assert spec.get("maxUnavailable") == 0 and "minAvailable" not in spec, spec
+    assert "adopted from field manager kubectl-edit" in result.stdout
