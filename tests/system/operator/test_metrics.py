@@ -392,3 +392,4 @@ def test_resize_recreate_and_prune_are_events_and_counted(api, lifecycle, endpoi
     assert grown('pgfleet_objects_written_total{action="replace"}') == 1.0
     assert grown('pgfleet_objects_written_total{action="delete"}') >= 2.0
     assert grown('pgfleet_objects_written_total{action="create"}') >= 2.0
+    assert grown('pgfleet_reconciles_total{outcome="failed"}') == 0.0, lines
