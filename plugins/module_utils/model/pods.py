@@ -12,7 +12,10 @@
 * :func:`pooler_security_context` -> ``model["pooler"]["security_context"]``: pgbouncer runs as
   100:101, with the Spilo pod's fsGroup.
 * :func:`logical_backup_pod` -> ``model["logical_backup_pod"]``: image, image pull secrets,
-  tolerations, affinity, the additional secret mount.
+  tolerations, affinity, topology spread, the additional secret mount, and the Spilo pod's security
+  contexts and container ports.
+* :func:`topology_spread_constraints`: ``spec.topologySpreadConstraints`` for a pod with the given
+  labels (the Spilo pod's and the logical backup pod's, docs/render.md).
 
 The templates print these values; they decide nothing. Fields the API server would default are
 written out (docs/design/model.md §5). List-shaped parts of the Spilo pod (env, volumes, sidecars,
@@ -23,6 +26,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
+
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.secrets import secret_name
 
 DEFAULT_SCHEDULER = "default-scheduler"
@@ -30,6 +35,9 @@ DEFAULT_SCHEDULER = "default-scheduler"
 POOLER_RUN_AS_USER = 100
 POOLER_RUN_AS_GROUP = 101
 BACKUP_APPLICATION = "spilo-logical-backup"
+#: the Spilo image's ports (Patroni's REST API, Postgres, the operator API), declared by the containers that run it
+#: (the Spilo container; the logical backup container, which Zalando builds the same way).
+SPILO_PORTS = (8008, 5432, 8080)
 
 
 def _manifest_else_config(spec, key, cfg, cfg_key):
@@ -55,6 +63,31 @@ def spilo_security_context(spec, cfg):
     return context
 
 
+def container_security_context(cfg):
+    """The ``securityContext`` of a container running the Spilo image's way (the postgres container, the logical
+    backup container): ``spilo_privileged``, ``spilo_allow_privilege_escalation``, never a read-only root."""
+    return {"allowPrivilegeEscalation": bool(cfg.get("spilo_allow_privilege_escalation")),
+            "privileged": bool(cfg.get("spilo_privileged")),
+            "readOnlyRootFilesystem": False}
+
+
+def container_ports():
+    """:data:`SPILO_PORTS` as a container's ``ports`` (TCP written out)."""
+    return [{"containerPort": port, "protocol": "TCP"} for port in SPILO_PORTS]
+
+
+def topology_spread_constraints(spec, match_labels):
+    """``spec.topologySpreadConstraints``, copied, each without a ``labelSelector`` given ``match_labels``
+    (docs/render.md: Zalando means to do this, a bug prevents it). The manifest's objects are never changed."""
+    result = []
+    for constraint in spec.get("topologySpreadConstraints") or []:
+        constraint = copy.deepcopy(constraint)
+        if not constraint.get("labelSelector"):
+            constraint["labelSelector"] = {"matchLabels": dict(match_labels)}
+        result.append(constraint)
+    return result
+
+
 def _retention(value):
     return "Delete" if str(value or "retain").lower() == "delete" else "Retain"
 
@@ -74,9 +107,7 @@ def spilo_pod(spec, cfg):
     """``{"image", "security_context", "priority_class_name" (None: none), "scheduler_name", "pod_management_policy",
     "pvc_retention_policy", "postgres_security_context", "volume_claim_spec"}``."""
     retention = cfg.get("persistent_volume_claim_retention_policy") or {}
-    container = {"allowPrivilegeEscalation": bool(cfg.get("spilo_allow_privilege_escalation")),
-                 "privileged": bool(cfg.get("spilo_privileged")),
-                 "readOnlyRootFilesystem": False}
+    container = container_security_context(cfg)
     if cfg.get("additional_pod_capabilities"):
         container["capabilities"] = {"add": [str(c).upper() for c in cfg["additional_pod_capabilities"]]}
     return {
@@ -176,11 +207,16 @@ def _logical_backup_env(name, cfg, spec, uid, pg_version, secrets):
 
 def logical_backup_pod(name, cfg, spec, labels, uid, pg_version, secrets):
     """``{"labels", "image", "provider", "env_head", "env_tail", "credentials_env", "image_pull_secrets", "tolerations",
-    "affinity", "volumes", "volume_mounts"}`` of the backup job's pod (see :func:`_logical_backup_env` for the env):
-    a preferred affinity to earlier backup pods of the cluster, the node readiness label as the only node affinity."""
-    own_labels = {cfg["cluster_name_label"]: name, "application": BACKUP_APPLICATION}
+    "affinity", "topology_spread_constraints", "security_context", "container_security_context", "ports", "volumes",
+    "volume_mounts"}`` of the backup job's pod (see :func:`_logical_backup_env` for the env): a preferred affinity to
+    earlier backup pods of the cluster (selected by all the backup pod's labels, as Zalando does), the node readiness
+    label as the only node affinity, the manifest's topology spread over the backup pod's labels; the pod and container
+    security contexts and the ports are the Spilo pod's (Zalando builds the backup pod with the Spilo pod's code)."""
+    pod_labels = dict(labels["object"])
+    pod_labels["application"] = BACKUP_APPLICATION
     affinity = {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-        {"weight": 1, "podAffinityTerm": {"labelSelector": {"matchLabels": own_labels}, "topologyKey": "kubernetes.io/hostname"}}]}}
+        {"weight": 1, "podAffinityTerm": {"labelSelector": {"matchLabels": dict(pod_labels)},
+                                          "topologyKey": "kubernetes.io/hostname"}}]}}
     expressions = _readiness_expressions(cfg)
     if expressions:
         affinity["nodeAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": expressions}]}}
@@ -190,8 +226,6 @@ def logical_backup_pod(name, cfg, spec, labels, uid, pg_version, secrets):
         volumes.append({"name": secret, "secret": {"secretName": secret, "defaultMode": 420}})
         mounts.append({"name": secret, "mountPath": cfg.get("additional_secret_mount_path")})
     provider, head, tail, credentials = _logical_backup_env(name, cfg, spec, uid, pg_version, secrets)
-    pod_labels = dict(labels["object"])
-    pod_labels["application"] = BACKUP_APPLICATION
     return {
         "labels": pod_labels,
         "image": cfg["logical_backup_docker_image"],
@@ -202,6 +236,10 @@ def logical_backup_pod(name, cfg, spec, labels, uid, pg_version, secrets):
         "image_pull_secrets": pod_image_pull_secrets(spec, cfg),
         "tolerations": pod_tolerations(spec, cfg),
         "affinity": affinity,
+        "topology_spread_constraints": topology_spread_constraints(spec, pod_labels),
+        "security_context": spilo_security_context(spec, cfg),
+        "container_security_context": container_security_context(cfg),
+        "ports": container_ports(),
         "volumes": volumes,
         "volume_mounts": mounts,
     }

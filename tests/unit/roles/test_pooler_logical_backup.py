@@ -38,13 +38,19 @@ def scenarios():
         "spiloFSGroup": 103, "enableReplicaPoolerLoadBalancer": True, "enableMasterPoolerNodePort": True,
         "masterPoolerNodePort": 30500, "imagePullSecrets": [{"name": "regcred"}],
         "tolerations": [{"key": "postgres", "operator": "Exists", "effect": "NoSchedule"}],
-        "enableLogicalBackup": True, "logicalBackupRetention": "3 months",
+        "enableLogicalBackup": True, "logicalBackupRetention": "3 months", "spiloRunAsUser": 0,
+        "topologySpreadConstraints": [
+            {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule"},
+            {"maxSkew": 2, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+             "labelSelector": {"matchLabels": {"own": "selector"}}}],
     })
     full_config = {
         "enable_owner_references": "true", "logical_backup_s3_bucket": "ops-bucket",
         "logical_backup_s3_access_key_id": "AKIAEXAMPLE", "logical_backup_s3_secret_access_key": "s3cr3t",
         "logical_backup_cronjob_environment_secret": "backup-env", "enable_pod_antiaffinity": "true",
         "node_readiness_label": "ready:true", "logical_backup_s3_region": "eu-central-1",
+        "spilo_runasuser": "101", "spilo_runasgroup": "103", "spilo_privileged": "true",
+        "spilo_allow_privilege_escalation": "false",
     }
     minimal = manifest("minimal-postgres-manifest.yaml")
     minimal["spec"]["connectionPooler"] = {}
@@ -276,9 +282,21 @@ def test_logical_backup_cronjob(rendered):
     labels = job["metadata"]["labels"]
     assert labels["application"] == "spilo-logical-backup" and labels["cluster-name"] == "acid-test-cluster"
     assert labels["team"] == "acid"
+    # Zalando's selector: every label of the backup pod (cluster labels, team, application)
     assert pod["affinity"]["podAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"] == {
-        "labelSelector": {"matchLabels": {"cluster-name": "acid-test-cluster", "application": "spilo-logical-backup"}},
+        "labelSelector": {"matchLabels": {"cluster-name": "acid-test-cluster", "application": "spilo-logical-backup",
+                                          "team": "acid"}},
         "topologyKey": "kubernetes.io/hostname"}
+    # the manifest's topology spread, over the backup pod's labels where it names no selector
+    assert pod["topologySpreadConstraints"] == [
+        {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
+         "labelSelector": {"matchLabels": labels}},
+        {"maxSkew": 2, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+         "labelSelector": {"matchLabels": {"own": "selector"}}}]
+    # the Spilo pod's security contexts (spiloRunAsUser 0 over spilo_runasuser) and ports
+    assert pod["securityContext"] == {"runAsUser": 0, "runAsGroup": 103, "fsGroup": 103}
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "privileged": True, "readOnlyRootFilesystem": False}
+    assert container["ports"] == [{"containerPort": port, "protocol": "TCP"} for port in (8008, 5432, 8080)]
     assert pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"] == [
         {"matchExpressions": [{"key": "ready", "operator": "In", "values": ["true"]}]}]
     assert pod["tolerations"] == [{"key": "postgres", "operator": "Exists", "effect": "NoSchedule"}]
@@ -328,11 +346,18 @@ def test_logical_backup_other_providers_and_cluster_credentials(rendered):
 
 def test_logical_backup_pod_annotations(rendered):
     # the pod template's annotations as the database pods' (custom_pod_annotations overlaid by spec.podAnnotations, the
-    # inherited ones, the kube_iam_role one); the CronJob itself carries the inherited ones only
+    # inherited ones, the kube_iam_role one); the CronJob and its job template carry the same (Zalando PR 3085)
     (job,) = rendered["long_name"]["logical_backup_objects"]
-    assert job["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["annotations"] == {
-        "custom": "manifest", "other": "config", "team/backup": "pod", "owner": "dba", "iam.amazonaws.com/role": "backup-role"}
-    assert job["metadata"]["annotations"] == {"owner": "dba"}
+    expected = {"custom": "manifest", "other": "config", "team/backup": "pod", "owner": "dba", "iam.amazonaws.com/role": "backup-role"}
+    assert job["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["annotations"] == expected
+    assert job["spec"]["jobTemplate"]["metadata"]["annotations"] == expected
+    assert job["metadata"]["annotations"] == expected
+    # no manifest constraints, no topologySpreadConstraints; no security context set, an empty one
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert "topologySpreadConstraints" not in pod
+    assert pod["securityContext"] == {}
+    assert pod["containers"][0]["securityContext"] == {"allowPrivilegeEscalation": True, "privileged": False,
+                                                       "readOnlyRootFilesystem": False}
 
 
 def test_disabled_logical_backup_is_listed_for_deletion(rendered):

@@ -61,14 +61,48 @@ def test_logical_backup_pod_scheduling():
     pod = _model(config, imagePullSecrets=[{"name": "b"}, {"name": "c"}])["logical_backup_pod"]
     assert pod["tolerations"] == [{"key": "db", "effect": "NoSchedule"}]
     assert pod["image_pull_secrets"] == [{"name": "a"}, {"name": "b"}, {"name": "c"}]
+    # Zalando's selector: every label of the backup pod
     assert pod["affinity"]["podAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]["labelSelector"] == \
-        {"matchLabels": {"cluster-name": "acid-test", "application": "spilo-logical-backup"}}
+        {"matchLabels": {"cluster-name": "acid-test", "application": "spilo-logical-backup", "team": "acid"}}
+    assert pod["labels"] == {"cluster-name": "acid-test", "application": "spilo-logical-backup", "team": "acid"}
+    assert pod["topology_spread_constraints"] == []
     assert [e["key"] for e in pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]
             ["matchExpressions"]] == ["status", "zone"]
     assert pod["volumes"] == [{"name": "creds", "secret": {"secretName": "creds", "defaultMode": 420}}]
     assert pod["volume_mounts"] == [{"name": "creds", "mountPath": "/meta"}]
     spec_tolerations = [{"key": "postgres", "operator": "Exists"}]
     assert _model(config, tolerations=spec_tolerations)["logical_backup_pod"]["tolerations"] == spec_tolerations
+
+
+def test_logical_backup_pod_is_built_like_the_spilo_pod():
+    config = {"spilo_runasuser": "101", "spilo_runasgroup": "103", "spilo_fsgroup": "103", "spilo_privileged": "true",
+              "spilo_allow_privilege_escalation": "false", "additional_pod_capabilities": "sys_nice",
+              "cluster_labels": "application:spilo,tier:db"}
+    constraints = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"},
+                   {"maxSkew": 1, "topologyKey": "host", "whenUnsatisfiable": "ScheduleAnyway",
+                    "labelSelector": {"matchLabels": {"own": "x"}}}]
+    given = copy.deepcopy(constraints)
+    model = _model(config, spiloFSGroup=0, topologySpreadConstraints=given)
+    pod = model["logical_backup_pod"]
+    # one decision for both pods: the manifest's spiloRunAs*/spiloFSGroup over the operator's
+    assert pod["security_context"] == model["pod"]["security_context"] == {"runAsUser": 101, "runAsGroup": 103, "fsGroup": 0}
+    # the postgres container's context without its capabilities (Zalando adds none to the backup container)
+    assert pod["container_security_context"] == {"allowPrivilegeEscalation": False, "privileged": True, "readOnlyRootFilesystem": False}
+    assert model["pod"]["postgres_security_context"]["capabilities"] == {"add": ["SYS_NICE"]}
+    assert pod["ports"] == [{"containerPort": 8008, "protocol": "TCP"}, {"containerPort": 5432, "protocol": "TCP"},
+                            {"containerPort": 8080, "protocol": "TCP"}]
+    # the backup application label replaces the cluster_labels one; the selector is all of the pod's labels
+    assert pod["labels"] == {"application": "spilo-logical-backup", "tier": "db", "cluster-name": "acid-test", "team": "acid"}
+    term = pod["affinity"]["podAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    assert term["labelSelector"] == {"matchLabels": pod["labels"]}
+    # a constraint without a selector gets the backup pod's labels; one with its own keeps it
+    assert pod["topology_spread_constraints"] == [dict(constraints[0], labelSelector={"matchLabels": pod["labels"]}),
+                                                  constraints[1]]
+    assert given == constraints  # the manifest is not changed
+    # the Spilo pod spreads over the cluster's selector labels (same rule, other labels)
+    from ansible_collections.pgfleet.postgres.plugins.module_utils.model import pods
+    assert pods.topology_spread_constraints({"topologySpreadConstraints": constraints}, model["labels"]["selector"])[0][
+        "labelSelector"] == {"matchLabels": {"application": "spilo", "tier": "db", "cluster-name": "acid-test"}}
 
 
 def test_pooler_pods_only_for_enabled_roles_with_sizes_and_hosts():
