@@ -13,7 +13,8 @@ alone:
 - the ``resourceVersion`` of every object of the cluster and of every object read by name (pod
   environment, credential Secrets in other namespaces, infrastructure roles, PostgresTeams, the
   Teams API token Secret), but not of Patroni's own DCS objects, which Patroni rewrites every
-  ``loop_wait``;
+  ``loop_wait``; for objects with a ``generation`` (whose controllers rewrite their status) the
+  generation and the metadata instead;
 - for each pod what matters and does not churn: uid, labels, annotations other than Patroni's
   ``status``, readiness, images, and the member's Patroni state and role;
 - the code that renders (the installed collection's MANIFEST.json, or the source files);
@@ -62,7 +63,13 @@ def version_of(obj):
 
 
 def object_versions(objects, name):
-    """``[kind, namespace, name, uid, resourceVersion]`` of every listed object but pods and Patroni's DCS objects."""
+    """``[kind, namespace, name, uid, version]`` of every listed object but pods and Patroni's DCS objects.
+
+    An object with a ``metadata.generation`` (StatefulSet, Deployment, PDB, CronJob) is taken by its
+    generation and its metadata, not its ``resourceVersion``: its controller writes its status after
+    every change of its pods, which a full reconcile does not act on. Any other object by its
+    ``resourceVersion``.
+    """
     skip = dcs_names(name)
     out = []
     for kind, items in sorted((objects or {}).items()):
@@ -74,6 +81,11 @@ def object_versions(objects, name):
                 continue
             row = version_of(obj)
             row[0] = kind
+            if meta.get("generation") is not None:
+                head = {k: meta.get(k) for k in ("labels", "annotations", "ownerReferences", "finalizers",
+                                                 "deletionTimestamp")}
+                row[4] = "generation %s %s" % (meta["generation"],
+                                               hashlib.sha256(canonical_json(head).encode("utf-8")).hexdigest())
             out.append(row)
     return sorted(out)
 

@@ -36,7 +36,7 @@ def steady_state():
     assert invalid is None
     pods = [pod("acid-fp-0", "master"), pod("acid-fp-1", "replica")]
     objects = {
-        "StatefulSet": [obj("StatefulSet", "acid-fp", 10)],
+        "StatefulSet": [obj("StatefulSet", "acid-fp", 10, generation=7, labels={"team": "a"})],
         "Service": [obj("Service", "acid-fp", 11), obj("Service", "acid-fp-repl", 12)],
         "Endpoints": [obj("Endpoints", "acid-fp", 13), obj("Endpoints", "acid-fp-config", 14),
                       obj("Endpoints", "acid-fp-repl", 15)],
@@ -68,6 +68,8 @@ def test_the_same_read_gives_the_same_fingerprint():
     lambda s: s["objects"]["Endpoints"][1]["metadata"].update(resourceVersion="998"),
     lambda s: s["objects"]["Pod"][1]["metadata"].update(
         resourceVersion="77", annotations={"status": json.dumps({"state": "running", "role": "replica", "xlog_location": 5})}),
+    # the StatefulSet controller writes the status after its pods change
+    lambda s: s["objects"]["StatefulSet"][0]["metadata"].update(resourceVersion="600"),
 ])
 def test_what_patroni_rewrites_all_the_time_does_not_count(churn):
     state = steady_state()
@@ -79,6 +81,8 @@ def test_what_patroni_rewrites_all_the_time_does_not_count(churn):
     lambda s: s["objects"]["Service"][0]["metadata"].update(resourceVersion="500"),
     lambda s: s["objects"]["Endpoints"][2]["metadata"].update(resourceVersion="501"),
     lambda s: s["objects"]["StatefulSet"].pop(),
+    lambda s: s["objects"]["StatefulSet"][0]["metadata"].update(generation=8),
+    lambda s: s["objects"]["StatefulSet"][0]["metadata"].update(labels={"team": "b"}),
     lambda s: s["existing_secrets"][0]["metadata"].update(resourceVersion="502"),
     lambda s: s["objects"]["Pod"][0]["metadata"].update(uid="new-pod"),
     lambda s: s["objects"]["Pod"][0]["metadata"]["labels"].update({"spilo-role": "replica"}),
