@@ -14,13 +14,17 @@ undefined handling as the template lookup) and parsed like ``| from_yaml``; the 
 template checksum is stamped by ``model/checksum.py``. The result holds secrets: use ``no_log``.
 
 ansible-core 2.18 and 2.19 (meta/runtime.yml): 2.19 removed the environment class and the
-concatenation helper used on 2.18, so there a templar of the task's own renders each file, seeing only
-the given variables (a file is parsed at each render there). The objects are the same on both.
+concatenation helper used on 2.18, so there a templar of the task's own renders each object as an
+include of its file (parsed once per task), seeing only the given variables. The objects are the same
+on both.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import json
+import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
@@ -91,12 +95,17 @@ class ActionModule(ActionBase):
     _VALID_ARGS = frozenset(("objects", "vars", "vars_from"))
 
     def _compile(self, env, compiled, name):
-        """The template file ``name`` of the role, compiled once per task (2.18); on 2.19, its text, read once."""
+        """The template file ``name`` of the role, compiled once per task."""
         if name not in compiled:
             path = self._find_needle("templates", name)
             if trust_as_template is not None:
-                # The file is the role's own: trusted as a template, as the template lookup trusts it.
-                compiled[name] = trust_as_template(self._loader.get_text_file_contents(path))
+                # 2.19 parses a string at every render; a template Jinja loads by name is parsed once and
+                # kept. So each object is an include of the file, by a templar whose search path is the
+                # directory the name is relative to (the role's templates). The include is ours: trusted.
+                root, rel = (path[:-len(name) - 1], name) if path.endswith(os.sep + name) else os.path.split(path)
+                if root not in env:
+                    env[root] = self._templar.copy_with_new_env(available_variables={}, searchpath=[root])
+                compiled[name] = (env[root], trust_as_template("{%% include %s %%}" % json.dumps(rel)))
                 return compiled[name]
             data, _show = self._loader._get_file_contents(path)
             try:
@@ -121,12 +130,13 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("render_objects: rendering %s failed: %s" % (name, to_text(exc))) from exc
 
     @staticmethod
-    def _render_tagged(templar, text, name, variables):
-        """ansible-core 2.19: ``text`` rendered by ``templar``, which sees only ``variables``.
+    def _render_tagged(_env, compiled, name, variables):
+        """ansible-core 2.19: ``compiled`` is ``(templar, include)`` (``_compile``); the templar sees only ``variables``.
 
         Values that come from the play (facts, task arguments) or from a file are not trusted as templates
-        in 2.19, so no variable is templated again. Jinja parses the text at each call.
+        in 2.19, so no variable is templated again.
         """
+        templar, text = compiled
         templar.available_variables = variables
         try:
             # as the template lookup renders a file: the file's backslashes are not escaped again
@@ -151,9 +161,9 @@ class ActionModule(ActionBase):
             value = task_vars[name]
             variables[name] = self._templar.template(value) if isinstance(value, string_types) else value
         # Ansible's own environment, as the template lookup uses it (filters, tests, undefined handling);
-        # on 2.19 a templar of its own, which sees only the variables given to each render
+        # on 2.19 templars of this task's own (by search path), which see only the variables of each render
         if trust_as_template is not None:
-            env = self._templar.copy_with_new_env(available_variables={})
+            env = {}  # the templars by search path (_compile)
         else:
             env = self._templar.copy_with_new_env(environment_class=AnsibleEnvironment).environment
         compiled = {}
