@@ -160,6 +160,8 @@ def measure(n, concurrency, big_users, base):
         return {
             "n": n, "c": concurrency, "create_wall": create_wall, "create_failed": failed, "resync_wall": resync_wall,
             "noop_median": statistics.median(r["wall"] for r in steady), "noop_max": max(r["wall"] for r in steady),
+            # the fast path: the run had no apply task (the full reconcile was skipped after the read)
+            "fast": len([r for r in steady if not any("Apply the objects" in t for t in r.get("tasks") or {})]),
             "late_s": late_s, "pss_mb": max(r["pss_mb"] for r in resynced + created),
             "rss_mb": max(r["rss_mb"] for r in resynced + created), "steady_writes": steady_writes,
             "new_writes": len(new_writes), "steady_paths": steady_paths,
@@ -196,8 +198,9 @@ def main():
             rows.append(row)
             print("N=%d C=%d: create of the fleet %.1f s%s" % (n, c, row["create_wall"],
                                                                " (FAILED: %s)" % ", ".join(row["create_failed"]) if row["create_failed"] else ""))
-            print("  full resync %.1f s%s; one no-op reconcile median %.1f s, max %.1f s" % (
-                row["resync_wall"], _growth(rows, "resync_wall", row), row["noop_median"], row["noop_max"]))
+            print("  full resync %.1f s%s; one no-op reconcile median %.1f s, max %.1f s; %d of %d took the fast path" % (
+                row["resync_wall"], _growth(rows, "resync_wall", row), row["noop_median"], row["noop_max"],
+                row["fast"], row["n"]))
             print("  new manifest -> StatefulSet while the fleet resyncs: %s%s" % (
                 "%.1f s" % row["late_s"] if row["late_s"] is not None else "never", _growth(rows, "late_s", row)))
             print("  peak memory of one reconcile's process tree: %.0f MB PSS, %.0f MB RSS sum%s" % (
