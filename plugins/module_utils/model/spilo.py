@@ -24,6 +24,7 @@ import copy
 import json
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.errors import KubernetesError, ManifestError
+from ansible_collections.pgfleet.postgres.plugins.module_utils.model import pods
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model import secrets as _secrets
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.names import PGDATA_MOUNT
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.resources import container_resources
@@ -663,16 +664,6 @@ def _tolerations(model):
     return [item] if item else []
 
 
-def _topology_spread(model):
-    result = []
-    for constraint in _spec(model).get("topologySpreadConstraints") or []:
-        constraint = copy.deepcopy(constraint)
-        if not constraint.get("labelSelector"):
-            constraint["labelSelector"] = {"matchLabels": dict(model["labels"]["selector"])}
-        result.append(constraint)
-    return result
-
-
 def _image_pull_secrets(model):
     names = []
     for item in list(_config(model).get("image_pull_secrets") or []) + list(_spec(model).get("imagePullSecrets") or []):
@@ -743,7 +734,7 @@ def pod_parts(model, pod_environment=None):
         "volumes": volumes,
         "tolerations": _tolerations(model),
         "affinity": _affinity(model),
-        "topology_spread_constraints": _topology_spread(model),
+        "topology_spread_constraints": pods.topology_spread_constraints(_spec(model), model["labels"]["selector"]),
         "image_pull_secrets": _image_pull_secrets(model),
         "readiness_probe": readiness_probe(model),
         "liveness_probe": liveness_probe(model),
