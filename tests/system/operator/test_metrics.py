@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summ
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import REPO, manifest
+from conftest import REPO, manifest, sql_double
 
 pytestmark = [pytest.mark.k8s]
 
@@ -393,3 +393,25 @@ def test_resize_recreate_and_prune_are_events_and_counted(api, lifecycle, endpoi
     assert grown('pgfleet_objects_written_total{action="delete"}') >= 2.0
     assert grown('pgfleet_objects_written_total{action="create"}') >= 2.0
     assert grown('pgfleet_reconciles_total{outcome="failed"}') == 0.0, lines
+
+
+@pytest.mark.postgres
+def test_sql_statements_are_counted(postgres, tmp_path_factory):
+    """The role and database sync against a real PostgreSQL (conftest.sql_double): the first
+    reconcile's write statements are in pgfleet_sql_statements_total."""
+    ep = MetricsEndpoint()
+    try:
+        with sql_double(str(tmp_path_factory.mktemp("metrics-sql")), postgres, "acid-metrics-sql",
+                        reconcile_metrics_url=ep.url, pgfleet_no_log=False) as harness:
+            harness.put(manifest("acid-metrics-sql", NS))
+            result = harness.reconcile("acid-metrics-sql", NS)
+            assert result.rc == 0, result.stdout[-3000:]
+            sent = sum(int(res.get("statements") or 0) for action in ("postgresql_role_sync", "postgresql_database_sync")
+                       for res in result.task_results("pgfleet.postgres." + action) if isinstance(res.get("statements"), int))
+            lines = exposition_lines(ep.scrape())
+    finally:
+        ep.stop()
+    assert value(lines, 'pgfleet_reconciles_total{outcome="ok"}') == 1.0, lines
+    # pgfleet_no_log off, so that the modules' results can be read here
+    assert sent > 0
+    assert value(lines, "pgfleet_sql_statements_total") == float(sent), lines
