@@ -318,7 +318,9 @@ def test_invalid_manifest_sets_invalid_and_writes_nothing_else(api):
     assert result.rc == 0, result.stdout[-3000:]  # operator mode: the play ends quietly, no retry
     writes = api.writes(mark)
     assert [w for w in writes if not w[1].endswith("/postgresqls/acid-invalid/status")
-            and not w[1].endswith("/postgresqls/acid-invalid")] == [], writes
+            and not w[1].endswith("/postgresqls/acid-invalid") and not w[1].endswith("/events")] == [], writes
+    # the refusal is told once, as a Warning event (not again at the next resync: see the end of the test)
+    assert [w for w in writes if w[1].endswith("/events")] == [("POST", "/api/v1/namespaces/%s/events" % NS)], writes
     status = api.status("acid-invalid", NS)
     assert status["PostgresClusterStatus"] == "Invalid"
     assert "spec.users" in [c for c in status["conditions"] if c["type"] == "Valid"][0]["message"]
