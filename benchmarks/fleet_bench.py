@@ -154,9 +154,10 @@ def measure(n, concurrency, big_users, base):
         steady = [r for r in resynced if r["name"] != "fleet-new"]
         # per-run counts overlap when C > 1: count the double's writes by path, the new cluster's apart
         writes = fleet.double.writes(mark)
-        new_writes = [w for w in writes if "fleet-new" in w["path"]]
+        new_writes = [w for w in writes if "fleet-new" in w["path"] or w.get("subject") == "fleet-new"]
         steady_writes = len(writes) - len(new_writes)
-        steady_paths = sorted(set("%s %s" % (w.get("method"), w["path"]) for w in writes if "fleet-new" not in w["path"]))
+        steady_paths = sorted(set("%s %s" % (w.get("method"), w["path"]) for w in writes
+                                  if not any(w is n for n in new_writes)))
         return {
             "n": n, "c": concurrency, "create_wall": create_wall, "create_failed": failed, "resync_wall": resync_wall,
             "noop_median": statistics.median(r["wall"] for r in steady), "noop_max": max(r["wall"] for r in steady),
