@@ -102,9 +102,9 @@ def test_any_change_a_full_reconcile_would_act_on_changes_it(change):
 
 
 def test_new_code_changes_it():
-    a, _ = steady.fingerprint(steady_state(), code="code-1", now=NOW)
-    b, _ = steady.fingerprint(steady_state(), code="code-2", now=NOW)
-    assert a != b
+    first = steady.fingerprint(steady_state(), code="code-1", now=NOW)[0]
+    second = steady.fingerprint(steady_state(), code="code-2", now=NOW)[0]
+    assert first != second
 
 
 @pytest.mark.parametrize("change, reason", [
