@@ -11,6 +11,14 @@ def dynamic_config(cluster):
     return requests.get(cluster.leader_api_url + "/config", timeout=10).json()
 
 
+def config_where(cluster, predicate, what):
+    """Patroni's dynamic configuration once ``predicate`` holds for it. GET /config answers from the
+    member's view of the DCS, which a PATCH reaches at its next read of the DCS (a loop, later under
+    load): read until the change is seen, not once."""
+    return wait_for(lambda: (lambda conf: conf if predicate(conf) else None)(dynamic_config(cluster)),
+                    timeout=60, what=what)
+
+
 def show(cluster, member, name):
     with cluster.connect(member) as conn:
         return conn.execute("SELECT setting, unit FROM pg_settings WHERE name = %s", (name,)).fetchone()
@@ -115,8 +123,8 @@ def test_invalid_skip_sends_the_rest_in_one_call(local_cluster):
 def test_null_removes_a_key_and_timeouts_converge(local_cluster):
     configure(local_cluster, {"postgresql": {"parameters": {"log_min_duration_statement": None}},
                               "ttl": 30, "retry_timeout": 6})
-    conf = dynamic_config(local_cluster)
-    assert "log_min_duration_statement" not in conf["postgresql"]["parameters"]
+    conf = config_where(local_cluster, lambda c: "log_min_duration_statement" not in c["postgresql"]["parameters"]
+                        and c.get("retry_timeout") == 6, "the patch in GET /config")
     assert (conf["ttl"], conf["loop_wait"], conf["retry_timeout"]) == (30, 2, 6)
     again = configure(local_cluster, {"postgresql": {"parameters": {"log_min_duration_statement": None}},
                                       "ttl": "30", "retry_timeout": 6})
@@ -134,7 +142,8 @@ def test_slots_we_managed_are_removed_others_stay(local_cluster):
                        managed_slots=first["managed_slots"])
     assert second["changed"] is True and second["patch"] == {"slots": {"ours_a": None}}
     assert second["managed_slots"] == ["ours_b"]
-    assert sorted(dynamic_config(local_cluster)["slots"]) == ["by_hand", "ours_b"]
+    config_where(local_cluster, lambda c: sorted(c.get("slots") or {}) == ["by_hand", "ours_b"],
+                 "slots by_hand and ours_b (only) in GET /config")
     third = configure(local_cluster, {"slots": {"ours_b": {"type": "physical"}}}, managed_slots=["ours_b"])
     assert third["changed"] is False
 
