@@ -15,8 +15,11 @@ def config_where(cluster, predicate, what):
     """Patroni's dynamic configuration once ``predicate`` holds for it. GET /config answers from the
     member's view of the DCS, which a PATCH reaches at its next read of the DCS (a loop, later under
     load): read until the change is seen, not once."""
-    return wait_for(lambda: (lambda conf: conf if predicate(conf) else None)(dynamic_config(cluster)),
-                    timeout=60, what=what)
+    def seen():
+        conf = dynamic_config(cluster)
+        return conf if predicate(conf) else None
+
+    return wait_for(seen, timeout=60, what=what)
 
 
 def show(cluster, member, name):
