@@ -361,9 +361,9 @@ def main():
         module.fail_json(msg="full_sync_period: %d seconds is too short; give 60 or more (21600 = 6 hours)"
                          % p["full_sync_period"])
     try:
-        now = float(p["now"]) if p["now"] else None
-    except ValueError:
-        module.fail_json(msg="now: %r is not a number of seconds since the epoch" % (p["now"],))
+        now = steady.parse_now(p["now"])
+    except ValueError as exc:
+        module.fail_json(msg="now (reconcile_now): %s" % exc)
     fast_path = {"enabled": p["fast_path"], "period": p["full_sync_period"], "now": now,
                  "code": steady.code_identity(p["code_root"]) if p["fast_path"] else ""}
     operator_ns = (p["operator_namespace"] or os.environ.get("OPERATOR_NAMESPACE") or p["namespace"]

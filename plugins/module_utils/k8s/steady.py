@@ -36,6 +36,7 @@ __metaclass__ = type
 
 import hashlib
 import json
+import math
 import os
 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.model.checksum import canonical_json
@@ -142,6 +143,20 @@ def code_identity(root):
     except OSError:
         return ""
     return digest.hexdigest() if found else ""
+
+
+def parse_now(text):
+    """The clock given as text (seconds since the epoch), or None for '' (now). Raises ValueError for
+    anything else, ``nan`` and ``inf`` included (they would break the period arithmetic)."""
+    if text in (None, ""):
+        return None
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError("%r is not a number of seconds since the epoch" % (text,)) from None
+    if not math.isfinite(value) or abs(value) > 1e12:
+        raise ValueError("%r is not a time: give seconds since the epoch, e.g. 1800000000" % (text,))
+    return value
 
 
 def bucket(uid, now, period):

@@ -192,3 +192,15 @@ def test_a_removed_status_key_is_sent_as_null():
     cr = cr_with({"PostgresClusterStatus": "Running", steady.STATUS_KEY: "sha256:old"})
     k8s_status.write(api, cr, fields={steady.STATUS_KEY: None})
     assert api.patches == [{"status": {"PostgresClusterStatus": "Running", steady.STATUS_KEY: None}}]
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e400", "soon", "12:00", "1e13"])
+def test_a_clock_that_is_not_a_time_is_refused(text):
+    with pytest.raises(ValueError) as err:
+        steady.parse_now(text)
+    assert repr(text) in str(err.value)
+
+
+def test_the_clock_is_now_when_empty_and_a_number_otherwise():
+    assert steady.parse_now("") is None and steady.parse_now(None) is None
+    assert steady.parse_now("1800000000.5") == 1800000000.5
