@@ -35,7 +35,7 @@ extends_documentation_fragment:
 options:
   objects:
     description:
-      - The rendered objects, in apply order (the C(cluster_objects) fact of role C(pgfleet.postgres.cluster)).
+      - The rendered objects, in apply order (C(cluster_render.objects), registered by role C(pgfleet.postgres.cluster)).
       - They may hold credential secrets; use C(no_log) on the task.
     type: list
     elements: dict
@@ -126,7 +126,7 @@ seealso:
 EXAMPLES = r"""
 - name: Apply what differs
   pgfleet.postgres.k8s_apply_set:
-    objects: "{{ cluster_objects }}"
+    objects: "{{ cluster_render.objects }}"
     live: "{{ state.objects }}"
     lazy_spilo_upgrade: "{{ cluster_model.config.enable_lazy_spilo_upgrade }}"
   register: applied

@@ -33,11 +33,14 @@ MAX_STRING = 256 * 1024
 MAX_KEY = 317
 #: Kubernetes' limit for all annotations of one object together.
 MAX_ANNOTATIONS_BYTES = 256 * 1024
+#: Most users one cluster may list: 10,000 is what render and reconcile are measured at
+#: (benchmarks/render_bench.py --users 10000); each one is a role and a credential Secret.
+MAX_USERS = 10000
 MAX_LIST = {
-    "users": 1000, "databases": 1000, "preparedDatabases": 100, "env": 500, "envFrom": 100, "sidecars": 50,
+    "users": MAX_USERS, "databases": 1000, "preparedDatabases": 100, "env": 500, "envFrom": 100, "sidecars": 50,
     "initContainers": 50, "additionalVolumes": 100, "tolerations": 100, "maintenanceWindows": 50,
-    "allowedSourceRanges": 1000, "streams": 100, "topologySpreadConstraints": 20, "usersWithSecretRotation": 1000,
-    "usersWithInPlaceSecretRotation": 1000, "usersIgnoringSecretRotation": 1000,
+    "allowedSourceRanges": 1000, "streams": 100, "topologySpreadConstraints": 20, "usersWithSecretRotation": MAX_USERS,
+    "usersWithInPlaceSecretRotation": MAX_USERS, "usersIgnoringSecretRotation": MAX_USERS,
 }
 MAX_PARAMETERS = 1000
 MAX_FLAGS = 20

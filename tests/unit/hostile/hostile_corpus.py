@@ -81,7 +81,7 @@ CASES = [
     ("user-flag-unknown", {"spec.users": {"foo": ["root"]}}, "spec.users.foo"),
     ("user-flags-contradict", {"spec.users": {"foo": ["LOGIN", "NOLOGIN"]}}, "spec.users.foo"),
     ("user-flags-many", {"spec.users": {"foo": ["login"] * 30}}, "spec.users.foo"),
-    ("users-2000", {"spec.users": dict(("u%d" % i, []) for i in range(2000))}, "spec.users"),
+    ("users-10001", {"spec.users": dict(("u%d" % i, []) for i in range(10001))}, "spec.users"),
     ("database-sql", {"spec.databases": {"foo; drop database x": "zalando"}}, "spec.databases"),
     ("database-newline", {"spec.databases": {"x\ny": "zalando"}}, "spec.databases"),
     ("database-owner-quote", {"spec.databases": {"foo": 'zal"ando'}}, "spec.databases.foo"),

@@ -46,6 +46,14 @@ def test_instances_bounded_and_int32():
     assert check(manifest({"spec.numberOfInstances": door.MAX_INSTANCES})).errors == []
 
 
+def test_users_bounded_at_the_measured_size():
+    at_most = {"u%05d" % i: [] for i in range(door.MAX_USERS)}
+    assert door.MAX_USERS == 10000 and check(manifest({"spec.users": at_most})).errors == []
+    at_most["one_more"] = []
+    p = check(manifest({"spec.users": at_most}))
+    assert [e.field for e in p.errors] == ["spec.users"] and "keep at most 10000" in p.errors[0].fix
+
+
 def test_namespace_is_a_dns_label():
     assert [e.field for e in check(manifest({"metadata.namespace": "../../etc"})).errors] == ["metadata.namespace"]
     assert check(manifest({"metadata.namespace": "team-a"})).errors == []

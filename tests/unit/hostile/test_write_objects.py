@@ -1,15 +1,13 @@
-"""playbooks/files/write_objects.py in process: only our own files are replaced or removed."""
+"""plugins/plugin_utils/render_files.py (what render.yml's write_objects action runs): only our own files
+are replaced or removed, and the fast YAML writer writes exactly what PyYAML writes."""
 
-import importlib.util
 import json
 import os
+import random
 
 import pytest
-from ansible_collections.pgfleet.postgres.tests.harness import REPO
-
-_SPEC = importlib.util.spec_from_file_location("pgfleet_write_objects", os.path.join(REPO, "playbooks", "files", "write_objects.py"))
-wo = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(wo)
+import yaml
+from ansible_collections.pgfleet.postgres.plugins.plugin_utils import render_files as wo
 
 
 def _entries(*names, kind="ConfigMap", data="x"):
@@ -74,3 +72,45 @@ def test_a_marker_of_another_cluster_is_refused(tmp_path):
     json.dump(data, open(marker, "w"))
     with pytest.raises(wo.Refused, match="another cluster"):
         wo.write(str(tmp_path), "default", "acid-e", _entries("01-configmap-a.yaml"))
+
+
+# Strings chosen to take every road of the emitter: plain, resolved as another type (quoted), indicators,
+# spaces, quotes, unicode, control characters, line breaks, very long, empty.
+_HOSTILE_STRINGS = [
+    "a", "acid-test-cluster", "v1", "app.kubernetes.io/name", "10.0.0.0/8", "c2VjcmV0", "YWJjPT0=", "+abc", "-abc",
+    "yes", "No", "ON", "off", "true", "False", "null", "Null", "~", "", " ", "123", "0x1F", "0o17", "1_000", "1e3",
+    "1.5", ".inf", "-.Inf", ".NaN", "12:30:00", "2001-12-14", "2001-12-14t21:59:43.10-05:00", "<<", "=", "a: b",
+    "a #b", "#x", "a:b", "x:", "- item", "? key", "[x]", "{y}", "&anchor", "*alias", "!tag", "|", ">", "'quoted'",
+    '"dq"', "it's", "%TAG", "@at", "`tick`", "trailing ", " leading", "tab\there", "line\nbreak", "cr\rhere",
+    "nul\x00", "bell\x07", "del\x7f", "caf\u00e9", "\u65e5\u672c", "\u00a0nbsp", "\u2028ls", "\ufeffbom",
+    "x" * 200, "y" * 2000, "--- doc", "... end", "0", "-1", "+1", "0.0", "Y", "n", "=x", "a/b", "_x",
+]
+
+
+def _random_value(rng, depth):
+    pick = rng.random()
+    if depth > 3 or pick < 0.55:
+        return rng.choice(_HOSTILE_STRINGS + [None, True, False, 0, 7, -3, 2 ** 40, [], {}])
+    if pick < 0.8:
+        return dict((rng.choice(_HOSTILE_STRINGS), _random_value(rng, depth + 1)) for _ in range(rng.randint(1, 4)))
+    return [_random_value(rng, depth + 1) for _ in range(rng.randint(1, 4))]
+
+
+def test_fast_writer_writes_what_pyyaml_writes():
+    rng = random.Random(20261206)
+    docs = [dict((rng.choice(_HOSTILE_STRINGS), _random_value(rng, 0)) for _ in range(rng.randint(1, 6))) for _ in range(1500)]
+    shared = {"app": "x"}
+    for doc in docs:
+        assert wo._dump(doc) == wo._yaml_dump(doc), doc
+        assert yaml.safe_load(wo._dump(doc)) == doc  # read back as it was
+    special = [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "foo-user.acid.credentials", "labels": {"team": "acid"}},
+         "type": "Opaque", "data": {"username": "Zm9vX3VzZXI=", "password": "cGFzcw=="}},
+        {"spec": {"template": {"spec": {"containers": [
+            {"name": "postgres", "env": [{"name": "A", "value": "1"}], "ports": [{"containerPort": 5432}], "args": [[1, 2], []]}]}}}},
+        {"a": shared, "b": shared},  # one mapping twice: YAML writes an anchor
+        {"f": 1.5, "g": [0.25]},  # floats
+        {("t", "u"): 1}, {1: "int key"}, {"k" * 130: "long key"},
+    ]
+    for doc in special:
+        assert wo._dump(doc) == wo._yaml_dump(doc), doc

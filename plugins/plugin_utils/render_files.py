@@ -1,13 +1,14 @@
 # Copyright: pgfleet maintainers
 # Apache License 2.0 (see LICENSE)
-"""Write rendered Kubernetes objects into a cluster's own directory, one YAML file per object (playbooks/render.yml).
+"""Write rendered Kubernetes objects into a cluster's own directory, one YAML file per object.
 
-Usage: ``write_objects.py OUTPUT_DIR NAMESPACE NAME`` with ``{"objects": [...]}`` (in apply order; the
-files are named ``NN-<kind>-<name>.yaml`` here) or ``{"files": [{"file", "object"}, ...]}`` as base64
-JSON on stdin, so no secret ever appears on a command line.
+Used on the controller by the action ``pgfleet.postgres.write_objects`` (playbooks/render.yml): the
+objects are read from the play's variables in process, so no secret is ever passed on a command line
+or through a templated argument. :func:`name_files` names the files ``NN-<kind>-<name>.yaml`` in apply
+order; :func:`write` writes them.
 
 The files go to ``OUTPUT_DIR/NAMESPACE/NAME/``; a marker file ``.pgfleet-render.json`` there records
-what this script wrote (file name -> sha256 of the content). Rules, so nothing we did not write is
+what was written here (file name -> sha256 of the content). Rules, so nothing we did not write is
 ever deleted or overwritten:
 
 * a file is written atomically (mode 0600 for Secrets, 0644 otherwise) and left untouched when its
@@ -18,17 +19,19 @@ ever deleted or overwritten:
   content is still what we wrote; an edited one is kept and reported;
 * any other file in the directory (a user's notes, another tool's output) is left alone.
 
-Prints ``{"directory", "changed", "replaced", "removed", "kept", "summary"}`` as JSON (file names, kinds
-and object names only; ``summary`` is the lines the playbook shows), or
-``{"error": "..."}`` with exit status 1.
+:func:`write` returns ``{"directory", "changed", "replaced", "removed", "kept"}`` (file names only) and
+:func:`summary` the lines the playbook shows; a refusal raises :class:`Refused` with a message that
+names files, never a value.
 """
 
-import base64
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import hashlib
 import json
 import os
 import re
-import sys
 import tempfile
 
 import yaml
@@ -50,8 +53,116 @@ class _Dumper(yaml.SafeDumper):
         return super(_Dumper, self).increase_indent(flow, False)
 
 
-def _dump(obj):
+# Values from the play are str subclasses (Ansible marks them unsafe); they are written as the strings they are.
+_Dumper.add_multi_representer(str, yaml.SafeDumper.represent_str)
+
+
+def _yaml_dump(obj):
     return yaml.dump(obj, Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True, width=1 << 20)
+
+
+# A fast writer for what the roles render: block mappings and sequences of strings, integers, booleans
+# and nulls. It writes the same bytes as _yaml_dump (the pure-Python emitter is most of the time
+# render.yml spends on a cluster with thousands of users); whatever it is not sure of (a float, a
+# multi-line or very long key, a string over several lines, a mapping or list that appears twice in one
+# object, which YAML writes with an anchor) is left to _yaml_dump for the whole object.
+# tests/unit/hostile/test_write_objects.py compares both on rendered objects and on hostile values.
+
+class _Slow(Exception):
+    pass
+
+
+# Strings the emitter writes as they are (plain), when the resolver reads them back as strings: no
+# indicator first, no space, colon, hash, quote or line break anywhere.
+_PLAIN_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./=+-]*$")
+_STR_TAG = "tag:yaml.org,2002:str"
+# What YAML counts as a line break: a string holding one is written over several lines, indented by depth.
+_BREAK_RE = re.compile(u"[\n\r\x85\u2028\u2029]")
+_STYLE_CACHE = {}
+_RESOLVER = yaml.resolver.Resolver()  # the one yaml.SafeDumper decides implicit types with
+
+
+def _plain(text):
+    return _PLAIN_RE.match(text) is not None and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG
+
+
+def _scalar_text(text, key):
+    """How the emitter writes ``text`` as a mapping key (``key``) or as a value or list item."""
+    if _plain(text) and not (key and len(text) >= 128):
+        return text
+    cached = _STYLE_CACHE.get((text, key))
+    if cached is None:
+        if _BREAK_RE.search(text) or (key and len(text) >= 128):
+            raise _Slow()
+        line = _yaml_dump({text: None} if key else {"k": text})
+        prefix, suffix = ("", ": null\n") if key else ("k: ", "\n")
+        if not (line.startswith(prefix) and line.endswith(suffix)) or _BREAK_RE.search(line[:-1]):
+            raise _Slow()
+        cached = line[len(prefix):len(line) - len(suffix)]
+        if len(_STYLE_CACHE) > 100000:
+            _STYLE_CACHE.clear()
+        _STYLE_CACHE[(text, key)] = cached
+    return cached
+
+
+def _scalar(value):
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _scalar_text(value, False)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(int(value))
+    raise _Slow()
+
+
+def _block(node, indent, out, seen, inline):
+    """A non-empty mapping or sequence at ``indent``; its first line starts where ``out`` ends when ``inline``."""
+    if id(node) in seen:
+        raise _Slow()  # written twice: YAML would use an anchor
+    seen.add(id(node))
+    pad = " " * indent
+    first = True
+    items = node.items() if isinstance(node, dict) else ((None, v) for v in node)
+    for key, value in items:
+        if not (first and inline):
+            out.append(pad)
+        first = False
+        if isinstance(node, dict):
+            if not isinstance(key, str):
+                raise _Slow()
+            out.append(_scalar_text(key, True))
+            out.append(":")
+            lead, nested = " ", "\n"
+        else:
+            out.append("- ")
+            lead, nested = "", None
+        if isinstance(value, (dict, list)) and value:
+            if nested:
+                out.append(nested)
+                _block(value, indent + 2, out, seen, False)
+            else:
+                _block(value, indent + 2, out, seen, True)
+        elif isinstance(value, dict):
+            out.append(lead + "{}\n")
+        elif isinstance(value, list):
+            out.append(lead + "[]\n")
+        else:
+            out.append(lead + _scalar(value) + "\n")
+
+
+def _dump(obj):
+    if isinstance(obj, dict) and obj:
+        out = []
+        try:
+            _block(obj, 0, out, set(), False)
+            return "".join(out)
+        except _Slow:
+            pass
+    return _yaml_dump(obj)
 
 
 def _digest(text):
@@ -112,7 +223,10 @@ def write(root, namespace, name, entries):
         fname = entry["file"]
         if not OUTPUT_RE.match(fname):
             raise Refused("refusing to write %r: not an NN-<kind>-<name>.yaml file name" % fname[:120])
-        text = _dump(entry["object"])
+        try:
+            text = _dump(entry["object"])
+        except yaml.YAMLError:  # the representer's message quotes the value: name the file only
+            raise Refused("refusing to write %s: the object holds a value YAML cannot represent" % fname) from None
         mode = 0o600 if entry["object"].get("kind") == "Secret" else 0o644
         path = os.path.join(directory, fname)
         if os.path.islink(path) or (os.path.exists(path) and not os.path.isfile(path)):
@@ -183,21 +297,3 @@ def summary(entries, namespace, name, result):
         if result[what]:
             lines.append("%s (%s): %s" % (what, reason, ", ".join(result[what])))
     return lines
-
-
-def main():
-    if len(sys.argv) != 4:
-        raise SystemExit("usage: write_objects.py OUTPUT_DIR NAMESPACE NAME < payload")
-    payload = json.loads(base64.b64decode(sys.stdin.read()))
-    try:
-        entries = payload["files"] if "files" in payload else name_files(payload["objects"])
-        result = write(sys.argv[1], sys.argv[2], sys.argv[3], entries)
-    except Refused as exc:
-        json.dump({"error": str(exc)}, sys.stdout)
-        sys.exit(1)
-    result["summary"] = summary(entries, sys.argv[2], sys.argv[3], result)
-    json.dump(result, sys.stdout)
-
-
-if __name__ == "__main__":
-    main()

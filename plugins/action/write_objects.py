@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgfleet maintainers
+# Apache License 2.0 (see LICENSE)
+"""Action ``pgfleet.postgres.write_objects``: write rendered objects, one YAML file each, into a cluster's directory.
+
+The objects are read from the play's variables by name (``objects_from``) in this process: no secret is
+templated into an argument, put on a command line or piped to another process, and a list of a thousand
+Secrets is not printed and parsed again (a templated argument on ansible-core 2.18 is). The rules of what
+may be written, replaced or removed are in ``plugins/plugin_utils/render_files.py``. Messages name files
+and objects, never a value, so the task needs no ``no_log``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.six import string_types
+from ansible.plugins.action import ActionBase
+from ansible_collections.pgfleet.postgres.plugins.plugin_utils import render_files
+
+
+def _lookup(task_vars, templar, path):
+    """The value of the dotted ``path`` (``cluster_render.objects``) among the task's variables."""
+    head, _sep, rest = path.partition(".")
+    if head not in task_vars:
+        raise AnsibleActionFail("write_objects: objects_from names %s, which is not defined" % head)
+    value = task_vars[head]
+    if isinstance(value, string_types):  # a variable defined as a template (role or include vars)
+        value = templar.template(value)
+    for key in rest.split(".") if rest else []:
+        if not isinstance(value, dict) or key not in value:
+            raise AnsibleActionFail("write_objects: objects_from %s: no key %s" % (path, key))
+        value = value[key]
+    if not isinstance(value, list):
+        raise AnsibleActionFail("write_objects: objects_from %s is not a list of objects" % path)
+    return value
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(("directory", "namespace", "name", "objects_from"))
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        args = self._task.args
+        for key in ("directory", "namespace", "name"):
+            if not isinstance(args.get(key), string_types) or not args[key]:
+                raise AnsibleActionFail("write_objects: %s is required (a non-empty string)" % key)
+        names = args.get("objects_from")
+        if not isinstance(names, list) or not all(isinstance(n, string_types) and n for n in names):
+            raise AnsibleActionFail("write_objects: objects_from must be a list of variable names")
+        objects = []
+        for path in names:
+            objects.extend(_lookup(task_vars or {}, self._templar, path))
+        if self._task.check_mode:
+            result.update(changed=False, skipped=True, msg="check mode: nothing is written")
+            return result
+        try:
+            entries = render_files.name_files(objects)
+            written = render_files.write(args["directory"], args["namespace"], args["name"], entries)
+        except render_files.Refused as exc:
+            result.update(failed=True, changed=False, msg=str(exc))
+            return result
+        written["summary"] = render_files.summary(entries, args["namespace"], args["name"], written)
+        written["written"] = written.pop("changed")
+        result.update(written)
+        result["changed"] = bool(written["written"] or written["removed"])
+        return result
