@@ -16,11 +16,11 @@ description:
   - Validates a C(postgresql) manifest (acid.zalan.do/v1) against the operator configuration and returns
     the cluster model the roles render from (the same as the filter C(pgfleet.postgres.postgresql_model)),
     with the credentials of O(existing_secrets) attached and a generated password for every other secret.
-  - Register the result (C(register: cluster_model)); its keys are the model's. A registered result is
-    kept as it is, where C(set_fact) with the filter prints and parses the whole model again (on
+  - Register the result, for example as C(cluster_model); its keys are the model's. A registered result
+    is kept as it is, where C(set_fact) with the filter prints and parses the whole model again (on
     ansible-core 2.18), which dominates the cost for clusters with many users.
   - An invalid manifest fails with one message that names each C(spec.) field and the fix.
-  - The result holds passwords: use C(no_log), or O(validate_only) to check a manifest in a task whose
+  - The result holds passwords, so use C(no_log), or O(validate_only) to check a manifest in a task whose
     output is shown.
 author:
   - pgfleet maintainers (@pgfleet)
@@ -38,8 +38,8 @@ options:
     default: {}
   existing_secrets:
     description:
-      - Credential secrets that already exist, as C({name: {username, password}}) or a list of v1 Secret
-        objects. Their passwords are kept; a password is generated only for the others.
+      - "Credential secrets that already exist, as C({name: {username, password}}) or a list of v1 Secret
+        objects. Their passwords are kept; a password is generated only for the others."
     type: raw
   base:
     description: A model built earlier without credentials; only the credentials are attached to it.

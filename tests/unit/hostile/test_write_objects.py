@@ -92,13 +92,13 @@ def _random_value(rng, depth):
     if depth > 3 or pick < 0.55:
         return rng.choice(_HOSTILE_STRINGS + [None, True, False, 0, 7, -3, 2 ** 40, [], {}])
     if pick < 0.8:
-        return dict((rng.choice(_HOSTILE_STRINGS), _random_value(rng, depth + 1)) for _ in range(rng.randint(1, 4)))
-    return [_random_value(rng, depth + 1) for _ in range(rng.randint(1, 4))]
+        return dict((rng.choice(_HOSTILE_STRINGS), _random_value(rng, depth + 1)) for dummy in range(rng.randint(1, 4)))
+    return [_random_value(rng, depth + 1) for dummy in range(rng.randint(1, 4))]
 
 
 def test_fast_writer_writes_what_pyyaml_writes():
     rng = random.Random(20261206)
-    docs = [dict((rng.choice(_HOSTILE_STRINGS), _random_value(rng, 0)) for _ in range(rng.randint(1, 6))) for _ in range(1500)]
+    docs = [dict((rng.choice(_HOSTILE_STRINGS), _random_value(rng, 0)) for dummy in range(rng.randint(1, 6))) for dummy2 in range(1500)]
     shared = {"app": "x"}
     for doc in docs:
         assert wo._dump(doc) == wo._yaml_dump(doc), doc
