@@ -335,8 +335,8 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.module import
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.state import patroni_access, patroni_access_argument_spec, read_state
 
 
-def main():
-    spec = k8s_argument_spec(
+def argument_spec():
+    return k8s_argument_spec(
         name=dict(type="str"),
         namespace=dict(type="str"),
         manifest=dict(type="dict"),
@@ -353,9 +353,13 @@ def main():
         now=dict(type="str", default=""),
         **patroni_access_argument_spec()
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_one_of=[("manifest", "name")],
-                           required_by={"name": ("namespace",)})
+
+
+#: What AnsibleModule checks besides the spec (also for the action plugin, which runs run() in process).
+CONSTRAINTS = dict(required_one_of=[("manifest", "name")], required_by={"name": ("namespace",)})
+
+
+def run(module):
     p = module.params
     if p["full_sync_period"] < 60:
         module.fail_json(msg="full_sync_period: %d seconds is too short; give 60 or more (21600 = 6 hours)"
@@ -376,7 +380,12 @@ def main():
                             controller_id=p["controller_id"] or "", patroni_access=patroni_access(p),
                             configuration_object=p["operator_configuration"], fast_path=fast_path)
     result["requests"] = session.requests()
-    module.exit_json(changed=False, **result)
+    return dict(result, changed=False)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, **CONSTRAINTS)
+    module.exit_json(**run(module))
 
 
 if __name__ == "__main__":
