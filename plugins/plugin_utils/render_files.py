@@ -283,16 +283,33 @@ REASONS = (("replaced", "our earlier file, new content"), ("removed", "our file 
            ("kept", "no longer rendered, but edited since we wrote it"))
 
 
+#: A kind with more objects than this (a cluster with thousands of users has as many Secrets) is
+#: shown by its first SUMMARY_SHOWN objects and a count; the files are all there.
+SUMMARY_PER_KIND = 50
+SUMMARY_SHOWN = 10
+
+
 def summary(entries, namespace, name, result):
     """The lines the playbook shows: a count, a KIND/NAME/NAMESPACE table, what was replaced,
     removed or kept. Names only, never a value."""
-    rows = [("KIND", "NAME", "NAMESPACE")] + [
-        (e["object"].get("kind") or "", e["object"]["metadata"].get("name") or "", e["object"]["metadata"].get("namespace") or "-")
-        for e in entries]
+    per_kind = {}
+    for e in entries:
+        kind = e["object"].get("kind") or ""
+        per_kind[kind] = per_kind.get(kind, 0) + 1
+    rows = [("KIND", "NAME", "NAMESPACE")]
+    seen = {}
+    for e in entries:
+        kind = e["object"].get("kind") or ""
+        seen[kind] = seen.get(kind, 0) + 1
+        if per_kind[kind] > SUMMARY_PER_KIND and seen[kind] > SUMMARY_SHOWN:
+            if seen[kind] == SUMMARY_SHOWN + 1:
+                rows.append((kind, "... and %d more" % (per_kind[kind] - SUMMARY_SHOWN), ""))
+            continue
+        rows.append((kind, e["object"]["metadata"].get("name") or "", e["object"]["metadata"].get("namespace") or "-"))
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     lines = ["%d objects of %s/%s in %s" % (len(entries), namespace, name, result["directory"])]
-    lines += ["%-*s  %-*s  %s" % (w0, r[0], w1, r[1], r[2]) for r in rows]
+    lines += [("%-*s  %-*s  %s" % (w0, r[0], w1, r[1], r[2])).rstrip() for r in rows]
     for what, reason in REASONS:
         if result[what]:
             lines.append("%s (%s): %s" % (what, reason, ", ".join(result[what])))

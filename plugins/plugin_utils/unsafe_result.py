@@ -20,9 +20,27 @@ __metaclass__ = type
 
 try:  # ansible-core 2.18: the Jinja environment class exists only there
     from ansible.template import AnsibleEnvironment  # noqa: F401 pylint: disable=unused-import
-    from ansible.utils.unsafe_proxy import AnsibleUnsafe, wrap_var
+    from ansible.utils.unsafe_proxy import AnsibleUnsafe, AnsibleUnsafeText, wrap_var
 except ImportError:  # 2.19 and later
-    AnsibleUnsafe = wrap_var = None
+    AnsibleUnsafe = AnsibleUnsafeText = wrap_var = None
+
+_AS_IS = (int, float, bool, type(None))
+
+
+def _wrap(value):
+    """``wrap_var(value)`` for the plain data a model or a rendered object is made of (dict, list, str,
+    numbers, booleans, None), by exact type (wrap_var asks the abstract base classes at every value,
+    most of its time on a large model); anything else is left to ``wrap_var``."""
+    kind = type(value)
+    if kind is str:
+        return AnsibleUnsafeText(value)
+    if kind is dict:
+        return dict((_wrap(k), _wrap(v)) for k, v in value.items())
+    if kind is list:
+        return [_wrap(v) for v in value]
+    if kind in _AS_IS:
+        return value
+    return wrap_var(value)
 
 
 if AnsibleUnsafe is not None:
@@ -41,4 +59,4 @@ def unsafe_result(result):
     value is marked unsafe; on 2.19 ``result`` itself."""
     if UnsafeDict is None:
         return result
-    return UnsafeDict(wrap_var(result))
+    return UnsafeDict(_wrap(result))

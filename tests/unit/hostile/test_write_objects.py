@@ -114,3 +114,14 @@ def test_fast_writer_writes_what_pyyaml_writes():
     ]
     for doc in special:
         assert wo._dump(doc) == wo._yaml_dump(doc), doc
+
+
+def test_summary_counts_a_kind_with_thousands_of_objects(tmp_path):
+    many = [{"kind": "Secret", "metadata": {"name": "u%04d" % i, "namespace": "ns"}} for i in range(wo.SUMMARY_PER_KIND + 5)]
+    few = [{"kind": "Service", "metadata": {"name": "svc%d" % i, "namespace": "ns"}} for i in range(3)]
+    entries = wo.name_files(many + few)
+    lines = wo.summary(entries, "ns", "acid-f", {"directory": str(tmp_path), "replaced": [], "removed": [], "kept": []})
+    assert lines[0].startswith("%d objects of ns/acid-f" % (len(many) + 3))
+    secrets = [line for line in lines if line.startswith("Secret")]
+    assert len(secrets) == wo.SUMMARY_SHOWN + 1 and secrets[-1].split() == ["Secret", "...", "and", "%d" % (len(many) - wo.SUMMARY_SHOWN), "more"]
+    assert all(any(line.split()[:2] == ["Service", "svc%d" % i] for line in lines) for i in range(3))

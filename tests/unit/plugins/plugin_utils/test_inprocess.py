@@ -73,3 +73,25 @@ def test_k8s_cluster_state_checks_its_period_in_process(period):
     result = inprocess.run_module_here(_action({"manifest": {}, "full_sync_period": period}), {}, k8s_cluster_state.argument_spec(),
                                        k8s_cluster_state.run, **k8s_cluster_state.CONSTRAINTS)
     assert result["failed"] and "too short" in result["msg"]
+
+
+def test_unsafe_result_marks_every_string_as_wrap_var_does():
+    from ansible.utils.unsafe_proxy import AnsibleUnsafeText, wrap_var
+    from ansible_collections.pgfleet.postgres.plugins.plugin_utils import unsafe_result
+
+    data = {"a": ["x", {"{{ b }}": "{{ lookup('pipe', 'id') }}"}, 1, 2.5, True, None, ("t", "u"), {"s"}, b"raw"], "n": {}}
+    got = unsafe_result.unsafe_result(dict(data))
+    if unsafe_result.UnsafeDict is None:  # ansible-core 2.19: returned as it is
+        assert got == data
+        return
+    assert getattr(got, "__UNSAFE__", False) and got.copy().__class__ is got.__class__
+    assert got == wrap_var(data)
+
+    def strings(value):
+        if isinstance(value, dict):
+            return [s for k, v in value.items() for s in strings(k) + strings(v)]
+        if isinstance(value, (list, tuple, set)):
+            return [s for v in value for s in strings(v)]
+        return [value] if isinstance(value, str) else []
+
+    assert all(isinstance(s, AnsibleUnsafeText) for s in strings(got))
