@@ -192,10 +192,12 @@ def _dcs(model, dynamic):
         dcs["postgresql"] = {"parameters": dynamic}
     if patroni.get("slots"):
         dcs["slots"] = copy.deepcopy(patroni["slots"])
+    # As Zalando: the manifest's value, true or false, is written as given; without one, the
+    # operator's enable_patroni_failsafe_mode turns it on.
     failsafe = patroni.get("failsafe_mode")
-    if failsafe is None:
-        failsafe = config.get("enable_patroni_failsafe_mode")
-    if failsafe:
+    if failsafe is not None:
+        dcs["failsafe_mode"] = bool(failsafe)
+    elif config.get("enable_patroni_failsafe_mode"):
         dcs["failsafe_mode"] = True
     return dcs
 

@@ -32,8 +32,8 @@ checked by hand, line by line, against what Spilo reads (docs/design/model.md):
   * bootstrap.initdb = auth-host scram-sha-256, auth-local trust, then the manifest options sorted by
     name: data-checksums ("true", a flag -> bare string), {encoding: UTF8}, {locale: en_US.UTF-8};
   * bootstrap.dcs: ttl 30, loop_wait 10, retry_timeout 10, maximum_lag_on_failover 33554432,
-    synchronous_node_count 1; synchronous_mode/_strict false and failsafe_mode false are left out
-    (zero/false omitted); postgresql.parameters = the dynamic ones, log_statement all and
+    synchronous_node_count 1; synchronous_mode/_strict false are left out (zero/false omitted), the
+    manifest's failsafe_mode false is kept; postgresql.parameters = the dynamic ones, log_statement all and
     max_connections 10.
 """
 
@@ -159,7 +159,9 @@ def test_dcs_omits_zero_and_false_and_keeps_the_rest():
 def test_failsafe_mode_manifest_wins_over_config():
     on = {"enable_patroni_failsafe_mode": True}
     assert spilo.spilo_configuration(model(config=on))["bootstrap"]["dcs"] == {"failsafe_mode": True}
-    assert spilo.spilo_configuration(model({"patroni": {"failsafe_mode": False}}, on))["bootstrap"]["dcs"] == {}
+    # false as the manifest says, kept (not dropped as "zero"), as Zalando writes it
+    assert spilo.spilo_configuration(model({"patroni": {"failsafe_mode": False}}, on))["bootstrap"]["dcs"] == {"failsafe_mode": False}
+    assert spilo.spilo_configuration(model({"patroni": {"failsafe_mode": False}}))["bootstrap"]["dcs"] == {"failsafe_mode": False}
 
 
 def test_local_section_pg_hba_and_bin_dir():
