@@ -114,7 +114,9 @@ def test_invalid_skip_sends_the_rest_in_one_call(local_cluster):
     assert result["error"].startswith("not sent to Patroni, which would ignore them: ")
     assert result["patch"] == {"postgresql": {"parameters": {"log_min_duration_statement": "750ms"}}}
     assert any(result["error"] in w for w in result.get("warnings", []))
-    after = dynamic_config(local_cluster)
+    # the leader's GET /config, like the other reads after a PATCH here: until the sent part shows
+    after = config_where(local_cluster, lambda c: c["postgresql"]["parameters"].get("log_min_duration_statement")
+                         == "750ms", "log_min_duration_statement 750ms in GET /config")
     assert after["ttl"] == before["ttl"]
     assert after["postgresql"]["parameters"]["log_min_duration_statement"] == "750ms"
     assert after["postgresql"]["parameters"].get("work_mem") == before["postgresql"]["parameters"].get("work_mem")
