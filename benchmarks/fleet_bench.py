@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Benchmark: a fleet of postgresql clusters reconciled as ansible-operator would, on the API test double.
+"""Benchmark: a fleet of postgresql clusters reconciled as ansible-operator would, on the API test double
+and, when ``KUBEBUILDER_ASSETS`` names a kube-apiserver and etcd, on a real API server.
 
 For each fleet size N (``--sizes``, default 10) and each concurrency C (``--concurrency``, default 1,2),
 on a fresh Kubernetes API double (tests/k8s_double, fake StatefulSet controller and fake Patroni):
@@ -21,11 +22,18 @@ with the load average, never asserted.
 
     .venv/bin/python benchmarks/fleet_bench.py                                # N=10, C=1,2
     .venv/bin/python benchmarks/fleet_bench.py --sizes 10,50,100 --concurrency 1,2
+    KUBEBUILDER_ASSETS=/opt/envtest/1.36 .venv/bin/python benchmarks/fleet_bench.py --servers envtest
+
+``--servers`` (default: ``double``, and ``envtest`` too when ``KUBEBUILDER_ASSETS`` is set): on ``envtest``
+the API server, etcd and the fake kubelet/Patroni of the operator tests' envtest tier
+(tests/system/operator/envtest.py) stand where the double was; writes are counted from the API
+server's audit log (reads are not counted there).
 """
 
 import argparse
 import collections
 import copy
+import json
 import os
 import shutil
 import statistics
@@ -67,12 +75,68 @@ def fleet_manifests(n, big_users, base):
     return result
 
 
-class Fleet(object):
-    """One API double with the CRD, the operator ConfigMap and N created clusters."""
+class EnvtestServer(object):
+    """What this benchmark uses of the API double, on a real kube-apiserver + etcd (the operator tests'
+    envtest tier: its fake kubelet and fake Patroni make the pods run and ready)."""
 
-    def __init__(self, work, manifests):
+    def __init__(self, work):
+        sys.path.insert(0, os.path.join(REPO, ".collections"))
+        sys.path.insert(0, os.path.join(REPO, "tests", "system", "operator"))
+        from envtest import EnvtestHarness  # noqa: E402 pylint: disable=import-outside-toplevel
+
+        self.harness = EnvtestHarness.start(os.environ["KUBEBUILDER_ASSETS"], work, os.path.join(work, "kubeconfig"))
+        self.url = self.harness.url
+
+    def write_kubeconfig(self, _path):
+        return self.harness.kubeconfig  # written by the harness (the playbook's token)
+
+    def put_object(self, obj):
+        self.harness.put(obj)
+
+    def get(self, api_version, kind, name, namespace=None):
+        return self.harness.get(api_version, kind, name, namespace)
+
+    def settle(self):
+        self.harness.settle()
+
+    def mark(self):
+        return self.harness.mark()
+
+    def writes(self, since):
+        """The playbooks' writes since ``since`` from the audit log, as the double gives them: method,
+        path and (for an Event, whose path names no cluster) the object's name as ``subject``."""
+        import envtest  # noqa: E402 pylint: disable=import-outside-toplevel
+
+        out = []
+        with open(self.harness.audit_log) as fh:
+            for index, line in enumerate(fh):
+                if index < since:
+                    continue
+                ev = json.loads(line)
+                uri = ev.get("requestURI") or ""
+                if ((ev.get("user") or {}).get("username") != envtest.PLAYBOOK_USER or ev.get("verb") not in envtest.WRITE_VERBS
+                        or "dryRun=All" in uri):
+                    continue
+                name = (ev.get("objectRef") or {}).get("name") or ""
+                out.append({"method": envtest.WRITE_VERBS[ev["verb"]], "path": uri.split("?")[0], "subject": name.split(".")[0]})
+        return out
+
+    def mutations(self, since):
+        return self.writes(since)
+
+    def requests_since(self, _since):
+        return []  # the audit log is read for writes only
+
+    def stop(self):
+        self.harness.stop()
+
+
+class Fleet(object):
+    """One API server (the double, or envtest) with the CRD, the operator ConfigMap and N created clusters."""
+
+    def __init__(self, work, manifests, server="double"):
         self.work = work
-        self.double = KubeDouble(pod_start_seconds=0.2).start()
+        self.double = EnvtestServer(work) if server == "envtest" else KubeDouble(pod_start_seconds=0.2).start()
         self.kubeconfig = self.double.write_kubeconfig(os.path.join(work, "kubeconfig"))
         self.double.put_object(_load(CRD))
         self.double.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NS}})
@@ -139,10 +203,10 @@ def run_queue(fleet, names, concurrency, ident, late=None):
     return wall, results, late_s
 
 
-def measure(n, concurrency, big_users, base):
+def measure(n, concurrency, big_users, base, server="double"):
     work = tempfile.mkdtemp(prefix="pgfleet-fleet-")
     manifests = fleet_manifests(n, big_users, base)
-    fleet = Fleet(work, manifests)
+    fleet = Fleet(work, manifests, server)
     try:
         create_wall, created, _unused = run_queue(fleet, fleet.names, concurrency, "create")
         failed = [r["name"] for r in created if r["rc"] != 0]
@@ -159,7 +223,7 @@ def measure(n, concurrency, big_users, base):
         steady_paths = sorted(set("%s %s" % (w.get("method"), w["path"]) for w in writes
                                   if not any(w is n for n in new_writes)))
         return {
-            "n": n, "c": concurrency, "create_wall": create_wall, "create_failed": failed, "resync_wall": resync_wall,
+            "server": server, "n": n, "c": concurrency, "create_wall": create_wall, "create_failed": failed, "resync_wall": resync_wall,
             "noop_median": statistics.median(r["wall"] for r in steady), "noop_max": max(r["wall"] for r in steady),
             # the fast path: the run had no apply task (the full reconcile was skipped after the read)
             "fast": len([r for r in steady if not any("Apply the objects" in t for t in r.get("tasks") or {})]),
@@ -174,7 +238,7 @@ def measure(n, concurrency, big_users, base):
 
 
 def _growth(rows, key, row):
-    previous = [r for r in rows if r["c"] == row["c"] and r["n"] < row["n"] and r.get(key)]
+    previous = [r for r in rows if r["server"] == row["server"] and r["c"] == row["c"] and r["n"] < row["n"] and r.get(key)]
     if not previous or not row.get(key):
         return ""
     prev = previous[-1]
@@ -187,30 +251,42 @@ def main():
     ap.add_argument("--concurrency", default="1,2", help="comma-separated worker counts (maxConcurrentReconciles)")
     ap.add_argument("--big-users", type=int, default=1000, help="users of the two big clusters (0: none)")
     ap.add_argument("--manifest", default=os.path.join(REPO, "examples", "complete-postgres-manifest.yaml"))
+    ap.add_argument("--servers", default="double,envtest" if os.environ.get("KUBEBUILDER_ASSETS") else "double",
+                    help="double (the API test double) and/or envtest (a real kube-apiserver from KUBEBUILDER_ASSETS)")
     args = ap.parse_args()
+    servers = [x for x in args.servers.split(",") if x]
+    if "envtest" in servers and not os.environ.get("KUBEBUILDER_ASSETS"):
+        sys.exit("--servers envtest needs KUBEBUILDER_ASSETS (a directory with kube-apiserver and etcd)")
     if not os.path.exists(os.path.join(REPO, ".collections", "ansible_collections", "pgfleet", "postgres")):
         sys.exit("run scripts/setup.sh first (the collection is not linked into .collections)")
     base = _load(args.manifest)
-    print("fleet benchmark on the API double: %d CPU(s), load average %s" % (os.cpu_count(), " ".join("%.2f" % x for x in os.getloadavg())))
+    load = " ".join("%.2f" % x for x in os.getloadavg())
+    print("fleet benchmark on %s: %d CPU(s), load average %s" % (" and ".join(servers), os.cpu_count(), load))
     rows = []
-    for n in [int(x) for x in args.sizes.split(",")]:
-        for c in [int(x) for x in args.concurrency.split(",")]:
-            row = measure(n, c, args.big_users, base)
-            rows.append(row)
-            print("N=%d C=%d: create of the fleet %.1f s%s" % (n, c, row["create_wall"],
-                                                               " (FAILED: %s)" % ", ".join(row["create_failed"]) if row["create_failed"] else ""))
-            print("  full resync %.1f s%s; one no-op reconcile median %.1f s, max %.1f s; %d of %d took the fast path" % (
-                row["resync_wall"], _growth(rows, "resync_wall", row), row["noop_median"], row["noop_max"],
-                row["fast"], row["n"]))
-            print("  new manifest -> StatefulSet while the fleet resyncs: %s%s" % (
-                "%.1f s" % row["late_s"] if row["late_s"] is not None else "never", _growth(rows, "late_s", row)))
-            print("  peak memory of one reconcile's process tree: %.0f MB PSS, %.0f MB RSS sum%s" % (
-                row["pss_mb"], row["rss_mb"], _growth(rows, "pss_mb", row)))
-            print("  API writes of the no-op resync of the %d steady clusters: %d (the new cluster: %s)%s" % (
-                n, row["steady_writes"], row["new_writes"], " FAILED runs: %s" % ", ".join(row["failed"]) if row["failed"] else ""))
-            for path in row["steady_paths"][:10]:
-                print("    write not made by the new cluster's run: %s" % path)
-            print("  load average now: %s" % " ".join("%.2f" % x for x in os.getloadavg()), flush=True)
+    for server in servers:
+        for n in [int(x) for x in args.sizes.split(",")]:
+            for c in [int(x) for x in args.concurrency.split(",")]:
+                _report(rows, measure(n, c, args.big_users, base, server))
+
+
+def _report(rows, row):
+    """Print one measured row, with how each number grew against the previous N."""
+    rows.append(row)
+    n, c = row["n"], row["c"]
+    failed = " (FAILED: %s)" % ", ".join(row["create_failed"]) if row["create_failed"] else ""
+    print("[%s] N=%d C=%d: create of the fleet %.1f s%s" % (row["server"], n, c, row["create_wall"], failed))
+    print("  full resync %.1f s%s; one no-op reconcile median %.1f s, max %.1f s; %d of %d took the fast path" % (
+        row["resync_wall"], _growth(rows, "resync_wall", row), row["noop_median"], row["noop_max"],
+        row["fast"], row["n"]))
+    print("  new manifest -> StatefulSet while the fleet resyncs: %s%s" % (
+        "%.1f s" % row["late_s"] if row["late_s"] is not None else "never", _growth(rows, "late_s", row)))
+    print("  peak memory of one reconcile's process tree: %.0f MB PSS, %.0f MB RSS sum%s" % (
+        row["pss_mb"], row["rss_mb"], _growth(rows, "pss_mb", row)))
+    print("  API writes of the no-op resync of the %d steady clusters: %d (the new cluster: %s)%s" % (
+        n, row["steady_writes"], row["new_writes"], " FAILED runs: %s" % ", ".join(row["failed"]) if row["failed"] else ""))
+    for path in row["steady_paths"][:10]:
+        print("    write not made by the new cluster's run: %s" % path)
+    print("  load average now: %s" % " ".join("%.2f" % x for x in os.getloadavg()), flush=True)
 
 
 if __name__ == "__main__":
