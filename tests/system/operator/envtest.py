@@ -643,7 +643,7 @@ class EnvtestHarness(Harness):
         return self.api.delete(api_version, kind, name, namespace)
 
     def recreate_as(self, obj, manager):
-        from conftest import strip_for_create
+        from ansible_collections.pgfleet.postgres.tests.system.operator.conftest import strip_for_create  # by full name, as above
 
         meta = obj["metadata"]
         self.api.delete(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"),
