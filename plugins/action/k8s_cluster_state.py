@@ -9,19 +9,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.plugins.action import ActionBase
-from ansible.utils.vars import merge_hash
 from ansible_collections.pgfleet.postgres.plugins.modules import k8s_cluster_state
-from ansible_collections.pgfleet.postgres.plugins.plugin_utils.inprocess import run_module_here, runs_here
+from ansible_collections.pgfleet.postgres.plugins.plugin_utils.inprocess import InProcessAction
 
 
-class ActionModule(ActionBase):
-
-    _supports_check_mode = True
-
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        if not runs_here(self):
-            return merge_hash(result, self._execute_module(task_vars=task_vars))
-        return merge_hash(result, run_module_here(self, task_vars, k8s_cluster_state.argument_spec(), k8s_cluster_state.run,
-                                                  **k8s_cluster_state.CONSTRAINTS))
+class ActionModule(InProcessAction):
+    module = k8s_cluster_state

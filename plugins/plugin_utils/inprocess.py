@@ -21,6 +21,8 @@ import os
 from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.six import string_types
+from ansible.plugins.action import ActionBase
+from ansible.utils.vars import merge_hash
 
 
 class ModuleExit(Exception):
@@ -91,3 +93,24 @@ def run_module_here(action, task_vars, argument_spec, body, supports_check_mode=
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+class InProcessAction(ActionBase):
+    """The action plugin of a module that can run here: set ``module`` to the module (it has
+    ``argument_spec()``, ``run(module)`` and optionally ``CONSTRAINTS``, the other AnsibleModule checks).
+    Runs ``run`` in this process when :func:`runs_here`, the module as a module otherwise."""
+
+    module = None
+    _supports_check_mode = True
+    _supports_async = True  # as a module (runs_here is false under async)
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(InProcessAction, self).run(tmp, task_vars)
+        if not runs_here(self):  # what the normal action does for a module
+            wrap_async = self._task.async_val and not self._connection.has_native_async
+            result = merge_hash(result, self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
+            if not wrap_async:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
+            return result
+        return merge_hash(result, run_module_here(self, task_vars, self.module.argument_spec(), self.module.run,
+                                                  **getattr(self.module, "CONSTRAINTS", {})))
