@@ -54,12 +54,11 @@ class ActionModule(ActionBase):
         objects = []
         for path in names:
             objects.extend(_lookup(task_vars or {}, self._templar, path))
-        if self._task.check_mode:
-            result.update(changed=False, skipped=True, msg="check mode: nothing is written")
-            return result
         try:
             entries = render_files.name_files(objects)
-            written = render_files.write(args["directory"], args["namespace"], args["name"], entries)
+            # check mode: the same checks and the same report of what would be written, nothing touched
+            written = render_files.write(args["directory"], args["namespace"], args["name"], entries,
+                                         dry_run=bool(self._task.check_mode))
         except render_files.Refused as exc:
             result.update(failed=True, changed=False, msg=str(exc))
             return result

@@ -52,7 +52,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Nothing is written in check mode.
+    description: In check mode the same checks run and the result says what would be written, replaced or removed; nothing is touched.
   diff_mode:
     support: none
   platform:

@@ -215,7 +215,9 @@ def _write_atomic(directory, name, text, mode):
         raise
 
 
-def write(root, namespace, name, entries):
+def write(root, namespace, name, entries, dry_run=False):
+    """Write ``entries`` (:func:`name_files`) by the rules above; ``dry_run``: check and report the same,
+    touching nothing (check mode)."""
     directory = _cluster_dir(root, namespace, name)
     ours = _load_marker(directory, namespace, name)
     planned = []
@@ -236,7 +238,8 @@ def write(root, namespace, name, entries):
             raise Refused("refusing to overwrite %s: render.yml did not write it; move it away or render into another output_dir" % path)
         planned.append((fname, text, mode, current))
     # Nothing was written (not even a directory) before every check passed.
-    os.makedirs(directory, exist_ok=True)
+    if not dry_run:
+        os.makedirs(directory, exist_ok=True)
     result = {"directory": directory, "changed": [], "replaced": [], "removed": [], "kept": []}
     wanted = {}
     for fname, text, mode, current in planned:
@@ -244,7 +247,8 @@ def write(root, namespace, name, entries):
         path = os.path.join(directory, fname)
         if current == text and (os.stat(path).st_mode & 0o777) == mode:
             continue
-        _write_atomic(directory, fname, text, mode)
+        if not dry_run:
+            _write_atomic(directory, fname, text, mode)
         result["changed"].append(fname)
         if current is not None and current != text:
             result["replaced"].append(fname)
@@ -256,13 +260,15 @@ def write(root, namespace, name, entries):
         if current is None:
             continue
         if _digest(current) == ours[fname]:
-            os.remove(path)
+            if not dry_run:
+                os.remove(path)
             result["removed"].append(fname)
         else:
             result["kept"].append(fname)
             wanted[fname] = ours[fname]  # still listed, so a later run can remove it once restored
-    marker = {"format": MARKER_FORMAT, "cluster": "%s/%s" % (namespace, name), "files": wanted}
-    _write_atomic(directory, MARKER, json.dumps(marker, indent=1, sort_keys=True) + "\n", 0o644)
+    if not dry_run:
+        marker = {"format": MARKER_FORMAT, "cluster": "%s/%s" % (namespace, name), "files": wanted}
+        _write_atomic(directory, MARKER, json.dumps(marker, indent=1, sort_keys=True) + "\n", 0o644)
     return result
 
 

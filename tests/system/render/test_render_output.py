@@ -63,3 +63,16 @@ def test_a_multi_document_file_renders_its_postgresql_document(tmp_path):
     names = _files(str(_render(path, tmp_path / "out")))
     assert any("-statefulset-acid-minimal-cluster" in n for n in names), names
     assert not any("servicemonitor" in n or "svc-metrics" in n for n in names), names
+
+
+def test_check_mode_reports_and_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    proc = run_render(str(MINIMAL), str(out), extra=("--check",))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "objects of default/acid-minimal-cluster" in proc.stdout and not out.exists()
+    first_dir = _render(MINIMAL, out)
+    before = dict((n, (first_dir / n).read_text()) for n in os.listdir(str(first_dir)))
+    (first_dir / "99-user-own.yaml").write_text("also: mine\n")
+    again = run_render(str(MINIMAL), str(out), extra=("--check",))
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert dict((n, (first_dir / n).read_text()) for n in os.listdir(str(first_dir)) if n != "99-user-own.yaml") == before

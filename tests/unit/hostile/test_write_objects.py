@@ -125,3 +125,19 @@ def test_summary_counts_a_kind_with_thousands_of_objects(tmp_path):
     secrets = [line for line in lines if line.startswith("Secret")]
     assert len(secrets) == wo.SUMMARY_SHOWN + 1 and secrets[-1].split() == ["Secret", "...", "and", "%d" % (len(many) - wo.SUMMARY_SHOWN), "more"]
     assert all(any(line.split()[:2] == ["Service", "svc%d" % i] for line in lines) for i in range(3))
+
+
+def test_dry_run_reports_the_same_and_touches_nothing(tmp_path):
+    root = str(tmp_path)
+    dry = wo.write(root, "default", "acid-g", _entries("01-configmap-a.yaml"), dry_run=True)
+    assert dry["changed"] == ["01-configmap-a.yaml"] and os.listdir(root) == []
+    wo.write(root, "default", "acid-g", _entries("01-configmap-a.yaml", "02-configmap-b.yaml"))
+    cdir = os.path.join(root, "default", "acid-g")
+    before = dict((n, open(os.path.join(cdir, n)).read()) for n in os.listdir(cdir))
+    dry = wo.write(root, "default", "acid-g", _entries("01-configmap-a.yaml", data="y"), dry_run=True)
+    assert dry["changed"] == dry["replaced"] == ["01-configmap-a.yaml"] and dry["removed"] == ["02-configmap-b.yaml"]
+    assert dict((n, open(os.path.join(cdir, n)).read()) for n in os.listdir(cdir)) == before
+    with open(os.path.join(cdir, "03-configmap-c.yaml"), "w") as fh:
+        fh.write("mine\n")
+    with pytest.raises(wo.Refused, match="did not write it"):
+        wo.write(root, "default", "acid-g", _entries("03-configmap-c.yaml"), dry_run=True)
