@@ -11,6 +11,10 @@ on a fresh Kubernetes API double (tests/k8s_double, fake StatefulSet controller 
    way ansible-operator's work queue hands the periodic resync to ``maxConcurrentReconciles`` workers.
    While it runs, a new manifest is created and queued behind the resync (an add event lands behind
    the resync events already queued): the time from its creation to its StatefulSet existing is printed.
+   Then the next periodic resync, compressed in time: ansible-operator requeues each cluster
+   ``reconcilePeriod`` after its last reconcile ended, so each is due again that long after its
+   reconcile in step 2 ended (the period taken as step 2's wall time plus 1 s); a second new manifest
+   arrives halfway through, and its time to a StatefulSet is printed too.
 3. Printed: time of the full resync, time from the new manifest to its StatefulSet, the peak memory of
    one reconcile's process tree (ansible-runner, ansible-playbook, workers, modules; PSS and RSS sum),
    the API writes made by the resync of the N steady clusters (target 0), and the growth of each number
@@ -160,6 +164,7 @@ def run_queue(fleet, names, concurrency, ident, late=None):
                 name = queue.popleft()
             row = fleet.reconcile(name, ident)
             row["name"] = name
+            row["finished"] = time.monotonic()
             with lock:
                 results.append(row)
 
@@ -187,6 +192,59 @@ def run_queue(fleet, names, concurrency, ident, late=None):
     return wall, results, late_s
 
 
+def run_periodic(fleet, ready, concurrency, ident, late):
+    """The resync after the first: ansible-operator requeues each cluster ``reconcilePeriod`` after its
+    last reconcile ended, so the clusters come back spread as their last reconciles ended. ``ready`` =
+    [(monotonic time the cluster is due, name)]; a worker takes the longest-due cluster. ``late`` =
+    (monotonic time, manifest): created then, due at once, behind the clusters already due.
+    Returns (wall, results, late_s)."""
+    due = sorted(ready)
+    lock = threading.Lock()
+    results = []
+    late_state = {}
+
+    def worker():
+        while True:
+            with lock:
+                if not due:
+                    return
+                when, name = due[0]
+                if when <= time.monotonic():
+                    due.pop(0)
+                    name_now = name
+                else:
+                    name_now = None
+            if name_now is None:
+                time.sleep(0.05)
+                continue
+            row = fleet.reconcile(name_now, ident)
+            row["name"] = name_now
+            with lock:
+                results.append(row)
+
+    def add_late():
+        time.sleep(max(0.0, late[0] - time.monotonic()))
+        fleet.double.put_object(late[1])
+        late_state["created"] = time.monotonic()
+        with lock:
+            due.append((late_state["created"], late[1]["metadata"]["name"]))
+            due.sort()
+        while not fleet.statefulset_exists(late[1]["metadata"]["name"]):
+            time.sleep(0.1)
+        late_state["statefulset"] = time.monotonic()
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=worker) for _index in range(concurrency)]
+    watcher = threading.Thread(target=add_late, daemon=True)
+    for thread in threads + [watcher]:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    watcher.join(timeout=600)
+    late_s = late_state["statefulset"] - late_state["created"] if "statefulset" in late_state else None
+    return time.monotonic() - start, results, late_s
+
+
 def measure(n, concurrency, big_users, base, server="double"):
     work = tempfile.mkdtemp(prefix="pgfleet-fleet-")
     manifests = fleet_manifests(n, big_users, base)
@@ -199,6 +257,15 @@ def measure(n, concurrency, big_users, base, server="double"):
         new = copy.deepcopy(base)
         new["metadata"] = {"name": "fleet-new", "namespace": "default", "finalizers": [FINALIZER]}
         resync_wall, resynced, late_s = run_queue(fleet, list(fleet.names), concurrency, "resync", late=(1.0, new))
+        # the next period, compressed: each steady cluster is due again as long after its last reconcile
+        # ended as the queued resync took; a second new manifest arrives halfway through
+        period = resync_wall + 1.0
+        ready = [(r["finished"] + period, r["name"]) for r in resynced if r["name"] != "fleet-new"]
+        first, last = min(entry[0] for entry in ready), max(entry[0] for entry in ready)
+        second = copy.deepcopy(base)
+        second["metadata"] = {"name": "fleet-new-2", "namespace": "default", "finalizers": [FINALIZER]}
+        periodic_wall, periodic, periodic_late_s = run_periodic(fleet, ready, concurrency, "periodic",
+                                                        ((first + last) / 2.0, second))
         steady = [r for r in resynced if r["name"] != "fleet-new"]
         # per-run counts overlap when C > 1: count the double's writes by path, the new cluster's apart
         writes = fleet.double.writes(mark)
@@ -211,7 +278,9 @@ def measure(n, concurrency, big_users, base, server="double"):
             "noop_median": statistics.median(r["wall"] for r in steady), "noop_max": max(r["wall"] for r in steady),
             # the fast path: the run had no apply task (the full reconcile was skipped after the read)
             "fast": len([r for r in steady if not any("Apply the objects" in t for t in r.get("tasks") or {})]),
-            "late_s": late_s, "pss_mb": max(r["pss_mb"] for r in resynced + created),
+            "late_s": late_s, "periodic_late_s": periodic_late_s, "periodic_wall": periodic_wall,
+            "periodic_failed": [r["name"] for r in periodic if r["rc"] != 0],
+            "pss_mb": max(r["pss_mb"] for r in resynced + created),
             "rss_mb": max(r["rss_mb"] for r in resynced + created), "steady_writes": steady_writes,
             "new_writes": len(new_writes), "steady_paths": steady_paths,
             "failed": [r["name"] for r in resynced if r["rc"] != 0],
@@ -264,6 +333,11 @@ def _report(rows, row):
         row["fast"], row["n"]))
     print("  new manifest -> StatefulSet while the fleet resyncs: %s%s" % (
         "%.1f s" % row["late_s"] if row["late_s"] is not None else "never", _growth(rows, "late_s", row)))
+    print("  new manifest -> StatefulSet halfway through the next periodic resync (each cluster due again "
+          "after its last reconcile, as ansible-operator requeues): %s%s%s" % (
+              "%.1f s" % row["periodic_late_s"] if row["periodic_late_s"] is not None else "never",
+              _growth(rows, "periodic_late_s", row),
+              " FAILED runs: %s" % ", ".join(row["periodic_failed"]) if row["periodic_failed"] else ""))
     print("  peak memory of one reconcile's process tree: %.0f MB PSS, %.0f MB RSS sum%s" % (
         row["pss_mb"], row["rss_mb"], _growth(rows, "pss_mb", row)))
     print("  API writes of the no-op resync of the %d steady clusters: %d (the new cluster: %s)%s" % (

@@ -37,10 +37,34 @@ options:
     description:
       - The rendered objects, in apply order (C(cluster_render.objects), registered by role C(pgfleet.postgres.cluster)).
       - They may hold credential secrets; use C(no_log) on the task.
+      - One of O(objects) and O(objects_from) is required.
     type: list
     elements: dict
-    required: true
     version_added: 0.1.0
+  objects_from:
+    description:
+      - Names of variables (a dotted path into one, such as C(cluster_render.objects)) whose lists of objects are applied
+        in this order, instead of O(objects). Read by the action plugin from the task's variables as they are, not
+        templated again - on ansible-core 2.18 a template of a list of a thousand secrets is printed and parsed back,
+        which costs about a second and tens of MB for each mention.
+      - A name that is not defined, or whose value is not a list of mappings, fails the task before anything is
+        written.
+    type: list
+    elements: str
+    version_added: 0.2.0
+  live_from:
+    description:
+      - The variable (a dotted path, such as C(state.objects)) that holds O(live), read as it is like O(objects_from).
+    type: str
+    version_added: 0.2.0
+  skip_kinds:
+    description:
+      - Kinds left out of the objects (the reconcile run by the operator leaves out the C(ClusterRole), which its RBAC
+        may bind but not change).
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
   live:
     description:
       - Live objects by kind, as RV(pgfleet.postgres.k8s_cluster_state#module:objects). For a kind listed here an
@@ -132,6 +156,14 @@ EXAMPLES = r"""
   register: applied
   no_log: true
 
+- name: The same for a cluster with thousands of users, its objects read where they are
+  pgfleet.postgres.k8s_apply_set:
+    objects_from: [cluster_render.objects, pooler_objects]
+    live_from: state.objects
+    skip_kinds: [ClusterRole]
+  register: applied
+  no_log: true
+
 - name: Show what was done (no secrets in here)
   ansible.builtin.debug:
     msg: "{{ applied.actions | rejectattr('action', 'equalto', 'none') | list }}"
@@ -167,10 +199,13 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.apply import 
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.module import api_session, k8s_argument_spec
 
 
-def main():
-    spec = k8s_argument_spec(
-        objects=dict(type="list", elements="dict", required=True),
+def argument_spec():
+    return k8s_argument_spec(
+        objects=dict(type="list", elements="dict"),
+        objects_from=dict(type="list", elements="str"),
         live=dict(type="dict", default={}),
+        live_from=dict(type="str"),
+        skip_kinds=dict(type="list", elements="str", default=[]),
         prune=dict(type="list", elements="dict", default=[]),
         field_manager=dict(type="str", default="pgfleet"),
         force_conflicts=dict(type="bool", default=True),
@@ -181,16 +216,35 @@ def main():
         create_only=dict(type="list", elements="str", default=["RoleBinding"]),
         adopt_from=dict(type="list", elements="str", default=list(PREVIOUS_MANAGERS)),
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+
+
+#: What AnsibleModule checks besides the spec (also for the action plugin, which runs run() in process).
+CONSTRAINTS = dict(required_one_of=[("objects", "objects_from")], mutually_exclusive=[("objects", "objects_from"),
+                                                                                      ("live", "live_from")])
+
+
+def run(module):
+    """The module's body (also run in the task's worker by the action plugin of the same name)."""
     p = module.params
+    if p["objects_from"] is not None or p["live_from"] is not None:
+        # the action plugin puts the values in objects and live; only a module run without it gets here
+        module.fail_json(msg="objects_from and live_from are read by the action plugin pgfleet.postgres.k8s_apply_set; "
+                         "this task ran the module without it: pass objects and live instead")
+    skip = set(p["skip_kinds"])
+    objects = [obj for obj in p["objects"] if obj.get("kind") not in skip] if skip else p["objects"]
     with api_session(module) as session:
         applier = ApplySet(session.api, field_manager=p["field_manager"], force=p["force_conflicts"],
                            lazy_image=p["lazy_spilo_upgrade"], resize_mode=p["storage_resize_mode"],
                            flag_pods=p["flag_pods"], replace_timeout=p["replace_timeout"],
                            create_only=p["create_only"], adopt_from=p["adopt_from"])
-        result = applier.run(p["objects"], p["live"], p["prune"])
+        result = applier.run(objects, p["live"], p["prune"])
     warn_all(module, result.pop("warnings"))
-    module.exit_json(writes=len(session.api.writes()), requests=session.requests(), **result)
+    return dict(result, writes=len(session.api.writes()), requests=session.requests())
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, **CONSTRAINTS)
+    module.exit_json(**run(module))
 
 
 if __name__ == "__main__":

@@ -146,8 +146,8 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.state import 
 )
 
 
-def main():
-    spec = k8s_argument_spec(
+def argument_spec():
+    return k8s_argument_spec(
         cluster=True,
         selector=dict(type="str", required=True),
         role_label=dict(type="str", default="spilo-role"),
@@ -160,7 +160,10 @@ def main():
         fail_on_timeout=dict(type="bool", default=False),
         **patroni_access_argument_spec()
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+
+
+def run(module):
+    """The module's body (also run in the task's worker by the action plugin of the same name)."""
     p = module.params
     with api_session(module, count_requests=True) as session:
         pods = Pods(session.api, p["name"], p["namespace"], p["selector"], p["role_label"], p["interval"])
@@ -182,6 +185,10 @@ def main():
             module.fail_json(msg=error + "; the remaining pods keep their rolling-update flag and the next "
                              "reconcile continues", **result)
         module.exit_json(**result)
+
+
+def main():
+    run(AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True))
 
 
 if __name__ == "__main__":

@@ -129,8 +129,8 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s import status
 from ansible_collections.pgfleet.postgres.plugins.module_utils.k8s.module import api_session, k8s_argument_spec
 
 
-def main():
-    spec = k8s_argument_spec(
+def argument_spec():
+    return k8s_argument_spec(
         manifest=dict(type="dict", required=True),
         status=dict(type="str", choices=list(k8s_status.STATUSES)),
         observed_generation=dict(type="int"),
@@ -141,10 +141,15 @@ def main():
         outcome=dict(type="dict"),
         failure=dict(type="str"),
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           mutually_exclusive=[("outcome", "failure", "status"), ("outcome", "failure", "conditions"),
-                                               ("outcome", "failure", "fields"),
-                                               ("outcome", "failure", "observed_generation")])
+
+
+#: What AnsibleModule checks besides the spec (also for the action plugin, which runs run() in process).
+CONSTRAINTS = dict(mutually_exclusive=[("outcome", "failure", "status"), ("outcome", "failure", "conditions"),
+                                       ("outcome", "failure", "fields"), ("outcome", "failure", "observed_generation")])
+
+
+def run(module):
+    """The module's body (also run in the task's worker by the action plugin of the same name)."""
     p = module.params
     decided = None
     if p["outcome"] is not None:
@@ -166,6 +171,10 @@ def main():
         result = k8s_status.write(session.api, p["manifest"], p["status"], p["conditions"], p["observed_generation"],
                                   p["fields"], p["events"])
     module.exit_json(requests=session.requests(), **result)
+
+
+def main():
+    run(AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, **CONSTRAINTS))
 
 
 if __name__ == "__main__":

@@ -197,8 +197,8 @@ from ansible_collections.pgfleet.postgres.plugins.module_utils.patroni.state imp
 from ansible_collections.pgfleet.postgres.plugins.module_utils.upgrade.k8s import K8sUpgrade
 
 
-def main():
-    spec = k8s_argument_spec(
+def argument_spec():
+    return k8s_argument_spec(
         cluster=True,
         config=dict(type="dict", default={}),
         manifest=dict(type="dict"),
@@ -210,7 +210,10 @@ def main():
         timeout=dict(type="int", default=3600),
         **patroni_access_argument_spec()
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+
+
+def run(module):
+    """The module's body (also run in the task's worker by the action plugin of the same name)."""
     p = module.params
     config = p["config"] or {}
     selector = p["selector"] or "%s=%s" % (config.get("cluster_name_label") or "cluster-name", p["name"])
@@ -240,6 +243,10 @@ def main():
             # reconcile goes on writing its status and events
             module.warn(result["msg"])
         module.exit_json(**result)
+
+
+def main():
+    run(AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ Python process for every task. For a module the reconcile calls on every resync 
 runs on the controller itself (connection ``local``, no ``become``, no ``async``), the action plugin of
 the same name runs the module's own ``run(module)`` here instead, with :class:`InProcessModule` in the
 role of ``AnsibleModule``: the same argument spec and checks, ``fail_json``/``exit_json``/``warn``, the
-values of ``no_log`` options removed from the result, and the task's ``environment`` applied. Anywhere
+values of ``no_log`` options removed from the result, the arguments as plain values (as from a module's JSON
+payload: :func:`plain`) and the task's ``environment`` applied. Anywhere
 else (a remote host, ``become``, ``async``) the module runs as a module.
 """
 
@@ -16,13 +17,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 
 from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
+from ansible.module_utils.common.collections import is_sequence
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.six import string_types
+from ansible.module_utils.six.moves.collections_abc import Mapping, Set
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
+from ansible_collections.pgfleet.postgres.plugins.plugin_utils.unsafe_result import unsafe_result
 
 
 class ModuleExit(Exception):
@@ -58,6 +63,40 @@ class InProcessModule(object):
         raise ModuleExit(kwargs)
 
 
+def _plain_key(key):
+    if isinstance(key, string_types):
+        return str.__str__(key)
+    if key is None or isinstance(key, (bool, int, float)):
+        return json.dumps(key)  # what a JSON object key becomes: "true", "null", "1", "1.5"
+    return str(key)
+
+
+def plain(value):
+    """``value`` as a module process gets it from its JSON payload: plain dict, list, str, int, float, bool
+    and None, never Ansible's marked subclasses (unsafe or tagged text, wrapped dicts and lists).
+
+    A module body compares what it was given with what the API returned (``type(a) is type(b)`` for a
+    scalar, as a JSON value would be); handed the worker's own values, a marked string would never equal
+    the server's plain one."""
+    if isinstance(value, string_types):
+        return str.__str__(value)  # the plain str (itself if it is one); str() of an unsafe text returns itself
+    if value is None or type(value) in (bool, int, float):
+        return value
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, Mapping):
+        return dict((_plain_key(k), plain(v)) for k, v in value.items())
+    if is_sequence(value) or isinstance(value, Set):
+        return [plain(v) for v in value]
+    if isinstance(value, bytes):
+        return bytes.decode(value, "utf-8", "surrogateescape")  # an unsafe bytes' own decode marks its text
+    return value
+
+
 def runs_here(action):
     """Whether ``action``'s task would run its module on this machine, as this user, at once."""
     connection = getattr(action._connection, "transport", None) or action._play_context.connection
@@ -76,7 +115,7 @@ def run_module_here(action, task_vars, argument_spec, body, supports_check_mode=
                 os.environ.update(dict((str(k), str(v)) for k, v in env.items() if isinstance(k, string_types)))
         module = None
         try:
-            module = InProcessModule(argument_spec, action._task.args, check_mode=action._task.check_mode,
+            module = InProcessModule(argument_spec, plain(action._task.args), check_mode=action._task.check_mode,
                                      supports_check_mode=supports_check_mode, **constraints)
             result = body(module)
             if not isinstance(result, dict):  # a body that ends with exit_json returns nothing
@@ -112,5 +151,8 @@ class InProcessAction(ActionBase):
             if not wrap_async:
                 self._remove_tmp_path(self._connection._shell.tmpdir)
             return result
-        return merge_hash(result, run_module_here(self, task_vars, self.module.argument_spec(), self.module.run,
-                                                  **getattr(self.module, "CONSTRAINTS", {})))
+        result = merge_hash(result, run_module_here(self, task_vars, self.module.argument_spec(), self.module.run,
+                                                    **getattr(self.module, "CONSTRAINTS", {})))
+        # marked unsafe as a whole, as a module's result is in every part: later tasks read it as it is
+        # instead of copying it down to its last string at each mention (plugin_utils/unsafe_result.py)
+        return unsafe_result(result)

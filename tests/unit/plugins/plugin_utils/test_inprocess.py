@@ -95,3 +95,26 @@ def test_unsafe_result_marks_every_string_as_wrap_var_does():
         return [value] if isinstance(value, str) else []
 
     assert all(isinstance(s, AnsibleUnsafeText) for s in strings(got))
+
+
+def test_arguments_reach_the_body_as_plain_values_like_a_json_payload():
+    """A body compares what it was given with the API's answer by type too (k8s/diff.py): a marked string
+    from the worker must reach it as the plain str a module process would have parsed."""
+    from ansible.utils.unsafe_proxy import wrap_var
+
+    given = wrap_var({"s": "text", "n": {"k": ["a", ("t", 1)], 1: True, None: 2.5}, "b": b"raw", "set": {"x"}})
+    got = inprocess.plain(given)
+    assert got == {"s": "text", "n": {"k": ["a", ["t", 1]], "1": True, "null": 2.5}, "b": "raw", "set": ["x"]}
+
+    def types(value):
+        if isinstance(value, dict):
+            return [type(value)] + [t for k, v in value.items() for t in types(k) + types(v)]
+        if isinstance(value, list):
+            return [type(value)] + [t for v in value for t in types(v)]
+        return [type(value)]
+
+    assert set(types(got)) <= {dict, list, str, int, float, bool}
+    seen = {}
+    inprocess.run_module_here(_action({"name": wrap_var("n")}), {}, {"name": {"type": "str"}},
+                              lambda module: seen.update(kind=type(module.params["name"])))
+    assert seen["kind"] is str
