@@ -269,7 +269,8 @@ def measure(n, concurrency, big_users, base, server="double"):
         steady = [r for r in resynced if r["name"] != "fleet-new"]
         # per-run counts overlap when C > 1: count the double's writes by path, the new cluster's apart
         writes = fleet.double.writes(mark)
-        new_writes = [w for w in writes if "fleet-new" in w["path"] or w.get("subject") == "fleet-new"]
+        # (the two new clusters: fleet-new and fleet-new-2)
+        new_writes = [w for w in writes if "fleet-new" in w["path"] or str(w.get("subject") or "").startswith("fleet-new")]
         steady_writes = len(writes) - len(new_writes)
         steady_paths = sorted(set("%s %s" % (w.get("method"), w["path"]) for w in writes
                                   if not any(w is n for n in new_writes)))
@@ -340,7 +341,7 @@ def _report(rows, row):
               " FAILED runs: %s" % ", ".join(row["periodic_failed"]) if row["periodic_failed"] else ""))
     print("  peak memory of one reconcile's process tree: %.0f MB PSS, %.0f MB RSS sum%s" % (
         row["pss_mb"], row["rss_mb"], _growth(rows, "pss_mb", row)))
-    print("  API writes of the no-op resync of the %d steady clusters: %d (the new cluster: %s)%s" % (
+    print("  API writes of the no-op resyncs of the %d steady clusters: %d (the new clusters: %s)%s" % (
         n, row["steady_writes"], row["new_writes"], " FAILED runs: %s" % ", ".join(row["failed"]) if row["failed"] else ""))
     for path in row["steady_paths"][:10]:
         print("    write not made by the new cluster's run: %s" % path)
