@@ -264,8 +264,8 @@ def measure(n, concurrency, big_users, base, server="double"):
         first, last = min(entry[0] for entry in ready), max(entry[0] for entry in ready)
         second = copy.deepcopy(base)
         second["metadata"] = {"name": "fleet-new-2", "namespace": "default", "finalizers": [FINALIZER]}
-        periodic_wall, periodic, periodic_late_s = run_periodic(fleet, ready, concurrency, "periodic",
-                                                        ((first + last) / 2.0, second))
+        halfway = ((first + last) / 2.0, second)
+        periodic_wall, periodic, periodic_late_s = run_periodic(fleet, ready, concurrency, "periodic", halfway)
         steady = [r for r in resynced if r["name"] != "fleet-new"]
         # per-run counts overlap when C > 1: count the double's writes by path, the new cluster's apart
         writes = fleet.double.writes(mark)
