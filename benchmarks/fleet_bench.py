@@ -37,6 +37,7 @@ server's audit log (reads are not counted there).
 import argparse
 import collections
 import copy
+import json
 import os
 import shutil
 import statistics
@@ -139,13 +140,30 @@ class Fleet(object):
 
     def reconcile(self, name, ident):
         cr = self.double.get("acid.zalan.do/v1", "postgresql", name, "default")
-        return run_once(self.double, os.path.join(self.work, "runner", name), cr, self.kubeconfig, ident)
+        data_dir = os.path.join(self.work, "runner", name)
+        row = run_once(self.double, data_dir, cr, self.kubeconfig, ident)
+        row["full_reason"] = full_reason(data_dir, ident)
+        return row
 
     def statefulset_exists(self, name):
         return self.double.get("apps/v1", "StatefulSet", name, "default") is not None
 
     def stop(self):
         self.double.stop()
+
+
+def full_reason(data_dir, ident):
+    """Why the run was a full reconcile (role reconcile says it in a debug task), or None."""
+    events = os.path.join(data_dir, "artifacts", ident, "job_events")
+    for fname in os.listdir(events) if os.path.isdir(events) else []:
+        try:
+            event = json.load(open(os.path.join(events, fname)))
+        except ValueError:
+            continue
+        data = event.get("event_data") or {}
+        if event.get("event") == "runner_on_ok" and data.get("task") == "Say why this reconcile is a full one":
+            return (data.get("res") or {}).get("msg")
+    return None
 
 
 def run_queue(fleet, names, concurrency, ident, late=None):
@@ -281,6 +299,9 @@ def measure(n, concurrency, big_users, base, server="double"):
             "fast": len([r for r in steady if not any("Apply the objects" in t for t in r.get("tasks") or {})]),
             "late_s": late_s, "periodic_late_s": periodic_late_s, "periodic_wall": periodic_wall,
             "periodic_failed": [r["name"] for r in periodic if r["rc"] != 0],
+            "periodic_full": sorted("%s (%s)" % (r["name"], r.get("full_reason") or "?") for r in periodic
+                                    if not r["name"].startswith("fleet-new")
+                                    and any("Apply the objects" in t for t in r.get("tasks") or {})),
             "pss_mb": max(r["pss_mb"] for r in resynced + created),
             "rss_mb": max(r["rss_mb"] for r in resynced + created), "steady_writes": steady_writes,
             "new_writes": len(new_writes), "steady_paths": steady_paths,
@@ -339,6 +360,9 @@ def _report(rows, row):
               "%.1f s" % row["periodic_late_s"] if row["periodic_late_s"] is not None else "never",
               _growth(rows, "periodic_late_s", row),
               " FAILED runs: %s" % ", ".join(row["periodic_failed"]) if row["periodic_failed"] else ""))
+    print("  periodic resync: %d of %d took the fast path%s" % (
+        row["n"] - len(row["periodic_full"]), row["n"],
+        "; full reconcile: %s" % ", ".join(row["periodic_full"]) if row["periodic_full"] else ""))
     print("  peak memory of one reconcile's process tree: %.0f MB PSS, %.0f MB RSS sum%s" % (
         row["pss_mb"], row["rss_mb"], _growth(rows, "pss_mb", row)))
     print("  API writes of the no-op resyncs of the %d steady clusters: %d (the new clusters: %s)%s" % (
