@@ -35,7 +35,6 @@ server's audit log (reads are not counted there).
 """
 
 import argparse
-import collections
 import copy
 import json
 import os
@@ -169,54 +168,21 @@ def full_reason(data_dir, ident):
 def run_queue(fleet, names, concurrency, ident, late=None):
     """Reconcile ``names`` from one FIFO queue with ``concurrency`` workers; returns (wall, results, late_s).
     ``late`` = (delay_s, manifest): created after delay_s and queued behind the names still waiting."""
-    queue = collections.deque(names)
-    lock = threading.Lock()
-    results = []
-    late_state = {}
-
-    def worker():
-        while True:
-            with lock:
-                if not queue:
-                    return
-                name = queue.popleft()
-            row = fleet.reconcile(name, ident)
-            row["name"] = name
-            row["finished"] = time.monotonic()
-            with lock:
-                results.append(row)
-
-    def add_late():
-        time.sleep(late[0])
-        fleet.double.put_object(late[1])
-        late_state["created"] = time.monotonic()
-        with lock:
-            queue.append(late[1]["metadata"]["name"])
-        while not fleet.statefulset_exists(late[1]["metadata"]["name"]):
-            time.sleep(0.1)
-        late_state["statefulset"] = time.monotonic()
-
-    start = time.monotonic()
-    threads = [threading.Thread(target=worker) for _index in range(concurrency)]
-    watcher = threading.Thread(target=add_late, daemon=True) if late else None
-    for thread in threads + ([watcher] if watcher else []):
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if watcher:
-        watcher.join(timeout=600)
-    wall = time.monotonic() - start
-    late_s = late_state["statefulset"] - late_state["created"] if "statefulset" in late_state else None
-    return wall, results, late_s
+    now = time.monotonic()
+    # all due at once, in this order (a microsecond apart keeps the FIFO order whatever the names)
+    due = [(now + index * 1e-6, name) for index, name in enumerate(names)]
+    return run_due(fleet, due, concurrency, ident, (now + late[0], late[1]) if late else None)
 
 
-def run_periodic(fleet, ready, concurrency, ident, late):
-    """The resync after the first: ansible-operator requeues each cluster ``reconcilePeriod`` after its
-    last reconcile ended, so the clusters come back spread as their last reconciles ended. ``ready`` =
-    [(monotonic time the cluster is due, name)]; a worker takes the longest-due cluster. ``late`` =
-    (monotonic time, manifest): created then, due at once, behind the clusters already due.
-    Returns (wall, results, late_s)."""
-    due = sorted(ready)
+def run_due(fleet, due, concurrency, ident, late=None):
+    """Reconcile each cluster of ``due`` = [(monotonic time it is due, name)] once it is due, the longest-due
+    first, with ``concurrency`` workers. ``late`` = (monotonic time, manifest): created then, due at once,
+    behind the clusters already due. Returns (wall, results, late_s); each result row has ``finished``.
+
+    The first resync of a fleet has every cluster due at once (an operator start queues them all); the
+    periodic resync after it has each cluster due ``reconcilePeriod`` after its last reconcile ended
+    (ansible-operator requeues it then), so the clusters come back spread as their reconciles ended."""
+    due = sorted(due)
     lock = threading.Lock()
     results = []
     late_state = {}
@@ -226,17 +192,13 @@ def run_periodic(fleet, ready, concurrency, ident, late):
             with lock:
                 if not due:
                     return
-                when, name = due[0]
-                if when <= time.monotonic():
-                    due.pop(0)
-                    name_now = name
-                else:
-                    name_now = None
-            if name_now is None:
+                name = due.pop(0)[1] if due[0][0] <= time.monotonic() else None
+            if name is None:
                 time.sleep(0.05)
                 continue
-            row = fleet.reconcile(name_now, ident)
-            row["name"] = name_now
+            row = fleet.reconcile(name, ident)
+            row["name"] = name
+            row["finished"] = time.monotonic()
             with lock:
                 results.append(row)
 
@@ -253,12 +215,13 @@ def run_periodic(fleet, ready, concurrency, ident, late):
 
     start = time.monotonic()
     threads = [threading.Thread(target=worker) for _index in range(concurrency)]
-    watcher = threading.Thread(target=add_late, daemon=True)
-    for thread in threads + [watcher]:
+    watcher = threading.Thread(target=add_late, daemon=True) if late else None
+    for thread in threads + ([watcher] if watcher else []):
         thread.start()
     for thread in threads:
         thread.join()
-    watcher.join(timeout=600)
+    if watcher:
+        watcher.join(timeout=600)
     late_s = late_state["statefulset"] - late_state["created"] if "statefulset" in late_state else None
     return time.monotonic() - start, results, late_s
 
@@ -283,7 +246,7 @@ def measure(n, concurrency, big_users, base, server="double"):
         second = copy.deepcopy(base)
         second["metadata"] = {"name": "fleet-new-2", "namespace": "default", "finalizers": [FINALIZER]}
         halfway = ((first + last) / 2.0, second)
-        periodic_wall, periodic, periodic_late_s = run_periodic(fleet, ready, concurrency, "periodic", halfway)
+        periodic_wall, periodic, periodic_late_s = run_due(fleet, ready, concurrency, "periodic", halfway)
         steady = [r for r in resynced if r["name"] != "fleet-new"]
         # per-run counts overlap when C > 1: count the double's writes by path, the new cluster's apart
         writes = fleet.double.writes(mark)
