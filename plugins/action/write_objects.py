@@ -18,23 +18,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.six import string_types
 from ansible.plugins.action import ActionBase
 from ansible_collections.pgfleet.postgres.plugins.plugin_utils import render_files
-
-
-def _lookup(task_vars, templar, path):
-    """The value of the dotted ``path`` (``cluster_render.objects``) among the task's variables."""
-    head, _sep, rest = path.partition(".")
-    if head not in task_vars:
-        raise AnsibleActionFail("write_objects: objects_from names %s, which is not defined" % head)
-    value = task_vars[head]
-    if isinstance(value, string_types):  # a variable defined as a template (role or include vars)
-        value = templar.template(value)
-    for key in rest.split(".") if rest else []:
-        if not isinstance(value, dict) or key not in value:
-            raise AnsibleActionFail("write_objects: objects_from %s: no key %s" % (path, key))
-        value = value[key]
-    if not isinstance(value, list):
-        raise AnsibleActionFail("write_objects: objects_from %s is not a list of objects" % path)
-    return value
+from ansible_collections.pgfleet.postgres.plugins.plugin_utils.named_vars import object_lists
 
 
 class ActionModule(ActionBase):
@@ -51,9 +35,7 @@ class ActionModule(ActionBase):
         names = args.get("objects_from")
         if not isinstance(names, list) or not all(isinstance(n, string_types) and n for n in names):
             raise AnsibleActionFail("write_objects: objects_from must be a list of variable names")
-        objects = []
-        for path in names:
-            objects.extend(_lookup(task_vars or {}, self._templar, path))
+        objects = object_lists(task_vars or {}, self._templar, names, "write_objects: objects_from")
         try:
             entries = render_files.name_files(objects)
             # check mode: the same checks and the same report of what would be written, nothing touched
